@@ -1,0 +1,3 @@
+"""Pledge: a privacy notice made executable."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,40 @@
+"""`pledge check`: validate and lint a manifest like a compiler."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+from pledge.cli.output import print_findings, summary
+from pledge.manifest.findings import has_errors
+from pledge.manifest.load import check as check_manifest
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def check(
+    path: Annotated[
+        str | None, typer.Argument(help="Manifest file; default ./pledge.yaml or $PLEDGE_MANIFEST")
+    ] = None,
+    format: Annotated[Format, typer.Option("--format", "-f", help="text or json")] = Format.text,
+    strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too")] = False,
+) -> None:
+    """Check a manifest: exit 0 when clean, 1 with errors, 2 when it cannot be read or parsed."""
+    result = check_manifest(path)
+    print_findings(result.findings, format.value)
+    if format is Format.text:
+        typer.echo(f"{result.file}: {summary(result.findings)}", err=True)
+    if result.unreadable:
+        sys.exit(2)
+    failing = has_errors(result.findings) or (strict and bool(result.findings))
+    sys.exit(1 if failing else 0)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(check)

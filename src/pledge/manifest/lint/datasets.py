@@ -1,0 +1,3 @@
+"""Lint rules: datasets."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Lint rules: languages."""
+
+from __future__ import annotations

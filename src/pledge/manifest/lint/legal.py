@@ -1,0 +1,3 @@
+"""Lint rules: legal."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Lint rules: notices."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Lint rules: references."""
+
+from __future__ import annotations
