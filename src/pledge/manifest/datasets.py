@@ -41,39 +41,61 @@ DataType = Literal[
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, use_attribute_docstrings=True
+    )
 
 
 class Reference(_Model):
     dataset: str
+    """fides_key of the referenced dataset."""
     field: str = Field(description="collection.field (dotted for nested fields)")
+    """collection.field referenced (dotted for nested fields)."""
     direction: Literal["from", "to"] | None = None
+    """`from`: the value comes from the referenced field; `to`: it flows there; none: both."""
 
 
 class Masking(_Model):
     strategy: MaskingStrategy
+    """How the field is erased."""
     configuration: dict[str, Any] = Field(default_factory=dict)
+    """Options of the strategy (for string_rewrite: `value`)."""
 
 
 class FieldMeta(_Model):
     references: tuple[Reference, ...] = ()
+    """Links to fields of other collections; requests traverse them."""
     identity: str | None = None
+    """The identity this field holds (email, user_id …); requests start here."""
     primary_key: bool = False
+    """Whether the field is the collection's primary key."""
     data_type: DataType | None = None
+    """Type of the values; checked against the masking strategy."""
     length: int | None = Field(None, ge=1)
+    """Maximum length of string values."""
     return_all_elements: bool | None = None
+    """For arrays: return every element, not only matching ones."""
     read_only: bool | None = None
+    """Never changed by erasure or rectification."""
     custom_request_field: str | None = None
+    """A custom request field this field is matched on."""
     masking: Masking | None = None
+    """Pledge's extension: the erasure strategy of this field."""
 
 
 class DatasetField(_Model):
     name: str = Field(min_length=1)
+    """Column or attribute name."""
     description: str | None = None
+    """What it holds."""
     data_categories: tuple[str, ...] | None = None
+    """Data categories of the values."""
     fides_meta: FieldMeta | None = None
+    """Identity, keys, references, type."""
     fields: tuple[DatasetField, ...] | None = None
+    """Nested fields of an object."""
     retention: str | None = None
+    """Legacy Fides retention note (kept as given)."""
 
     @property
     def meta(self) -> FieldMeta:
@@ -82,23 +104,35 @@ class DatasetField(_Model):
 
 class MaskingOverride(_Model):
     strategy: MaskingStrategy
+    """Collection-level erasure strategy (usually `delete`)."""
     configuration: dict[str, Any] = Field(default_factory=dict)
+    """Options of the strategy."""
 
 
 class CollectionMeta(_Model):
     after: tuple[str, ...] = ()
+    """Collections to visit before this one (dataset.collection)."""
     erase_after: tuple[str, ...] = ()
+    """Collections to erase before this one."""
     skip_processing: bool = False
+    """Requests skip this collection."""
     masking_strategy_override: MaskingOverride | None = None
+    """Strategy for the whole collection."""
     partitioning: dict[str, Any] | None = None
+    """Partitioning hints for large tables."""
 
 
 class Collection(_Model):
     name: str = Field(min_length=1)
+    """Table or collection name."""
     description: str | None = None
+    """What it holds."""
     data_categories: tuple[str, ...] | None = None
+    """Categories of the whole collection."""
     fides_meta: CollectionMeta | None = None
+    """Ordering and erasure options."""
     fields: tuple[DatasetField, ...] = ()
+    """The fields."""
 
     @property
     def meta(self) -> CollectionMeta:
@@ -111,20 +145,32 @@ class Collection(_Model):
 
 class DatasetMeta(_Model):
     after: tuple[str, ...] = ()
+    """Datasets to visit before this one."""
     namespace: dict[str, Any] | None = None
+    """Connector namespace (database schema …)."""
     custom_request_fields: dict[str, Any] | None = None
+    """Custom request fields accepted."""
 
 
 class Dataset(_Model):
     fides_key: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.<>\-]+$")
+    """Unique key of the dataset."""
     organization_fides_key: str | None = None
+    """Fides organisation key (kept as given)."""
     tags: tuple[str, ...] | None = None
+    """Free tags."""
     name: str | None = None
+    """Display name."""
     description: str | None = None
+    """What the dataset is."""
     meta: dict[str, Any] | None = None
+    """Free metadata."""
     data_categories: tuple[str, ...] | None = None
+    """Categories of the whole dataset."""
     fides_meta: DatasetMeta | None = None
+    """Ordering and namespace."""
     collections: tuple[Collection, ...] = Field(min_length=1)
+    """Tables or collections."""
 
     def collection(self, name: str) -> Collection | None:
         return next((c for c in self.collections if c.name == name), None)
@@ -134,6 +180,7 @@ class DatasetFile(_Model):
     """The top level of a Fides dataset file: `dataset: [ … ]`."""
 
     dataset: tuple[Dataset, ...] = Field(min_length=1)
+    """The datasets in this file."""
 
 
 def _walk(fields: tuple[DatasetField, ...], prefix: str) -> Iterator[tuple[str, DatasetField]]:

@@ -37,12 +37,50 @@ class Jurisdiction:
 
 
 _GDPR_RIGHTS = (
-    "access", "portability", "rectification", "erasure", "restriction", "objection",
-    "unsubscribe", "withdraw_consent", "complaint",
+    "access",
+    "portability",
+    "rectification",
+    "erasure",
+    "restriction",
+    "objection",
+    "unsubscribe",
+    "withdraw_consent",
+    "complaint",
 )
 
 EEA = frozenset(
-    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO".split()
+    [
+        "AT",
+        "BE",
+        "BG",
+        "HR",
+        "CY",
+        "CZ",
+        "DK",
+        "EE",
+        "FI",
+        "FR",
+        "DE",
+        "GR",
+        "HU",
+        "IE",
+        "IT",
+        "LV",
+        "LT",
+        "LU",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SK",
+        "SI",
+        "ES",
+        "SE",
+        "IS",
+        "LI",
+        "NO",
+    ]
 )
 
 JURISDICTIONS: dict[str, Jurisdiction] = {
@@ -52,19 +90,33 @@ JURISDICTIONS: dict[str, Jurisdiction] = {
     "us-ca": Jurisdiction(
         "us-ca",
         "CCPA/CPRA",
-        ("access", "portability", "rectification", "erasure", "opt_out_sale_sharing",
-         "limit_sensitive", "unsubscribe", "complaint"),
+        (
+            "access",
+            "portability",
+            "rectification",
+            "erasure",
+            "opt_out_sale_sharing",
+            "limit_sensitive",
+            "unsubscribe",
+            "complaint",
+        ),
         "P45D",
         "P45D",
     ),
     "global": Jurisdiction(
-        "global", "", ("access", "rectification", "erasure", "unsubscribe", "complaint"),
-        "P30D", None,
+        "global",
+        "",
+        ("access", "rectification", "erasure", "unsubscribe", "complaint"),
+        "P30D",
+        None,
     ),
 }
 
 # Countries with an EU adequacy decision (Art. 45 GDPR). The United States is adequate only for
 # organisations certified under the Data Privacy Framework, which a manifest states as `dpf`.
-ADEQUATE = frozenset("AD AR CA FO GG IL IM JP JE NZ KR CH GB UY".split()) | EEA
+ADEQUATE = (
+    frozenset(["AD", "AR", "CA", "FO", "GG", "IL", "IM", "JP", "JE", "NZ", "KR", "CH", "GB", "UY"])
+    | EEA
+)
 
 SAFEGUARDS = ("adequacy", "scc", "bcr", "dpf", "derogation", "consent")

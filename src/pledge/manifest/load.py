@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from pledge.errors import ManifestError
-from pledge.manifest.datasets import DatasetFile
+from pledge.manifest.datasets import Dataset, DatasetFile
 from pledge.manifest.findings import Finding, Location, has_errors
 from pledge.manifest.model import Manifest
 from pledge.manifest.source import Path, SourceMap, YamlProblem, parse_yaml
@@ -28,6 +28,17 @@ from pledge.manifest.taxonomy import builtin_taxonomy
 
 DEFAULT_MANIFEST = "pledge.yaml"
 M = TypeVar("M", bound=BaseModel)
+
+# Findings the loader itself produces (lint rules add theirs), for the reference docs.
+LOAD_RULES: dict[str, tuple[str, str]] = {
+    "file-not-readable": ("error", "the manifest or a dataset file is missing or not UTF-8"),
+    "yaml-syntax": ("error", "the file is not valid YAML"),
+    "duplicate-key": ("error", "a key appears twice in one mapping"),
+    "unknown-key": ("error", "a key the format does not have (the nearest valid one suggested)"),
+    "missing-key": ("error", "a required key is missing"),
+    "invalid-value": ("error", "a value of the wrong type or form"),
+    "dataset-format": ("error", "a dataset file that is not in Fides format"),
+}
 
 
 @dataclass
@@ -90,9 +101,9 @@ def load(path: str | os.PathLike[str] | None = None) -> LoadResult:
     if manifest is None:
         return result
     digest = hashlib.sha256(raw[1])
-    by_system: dict[str, tuple[Any, ...]] = {}
+    by_system: dict[str, tuple[Dataset, ...]] = {}
     for key, system in manifest.systems.items():
-        found = []
+        found: list[Dataset] = []
         for ref in system.datasets:
             loaded = datasets.get(ref)
             if loaded is not None and loaded.content is not None:
@@ -269,10 +280,9 @@ def _data_path(data: Any, loc: Iterable[Any]) -> Path:
     path: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        ):
             path.append(part)
             node = node[part]
         elif part == "[key]":
@@ -312,17 +322,19 @@ def _inner(annotation: Any, part: str | int) -> Any:
 
 
 def _is_container(annotation: Any) -> bool:
-    return (isinstance(annotation, type) and issubclass(annotation, BaseModel)) or typing.get_origin(
-        annotation
-    ) in (dict, tuple, list)
+    return (
+        isinstance(annotation, type) and issubclass(annotation, BaseModel)
+    ) or typing.get_origin(annotation) in (dict, tuple, list)
 
 
 def _where(path: Path) -> str:
     if not path:
         return "the top level"
-    return "'" + ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(
-        ".[", "["
-    ) + "'"
+    return (
+        "'"
+        + ".".join(str(p) if isinstance(p, str) else f"[{p}]" for p in path).replace(".[", "[")
+        + "'"
+    )
 
 
 def _message(error: Any) -> str:

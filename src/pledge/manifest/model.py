@@ -92,7 +92,9 @@ SecurityMeasure = Literal[
 class Model(BaseModel):
     """Base of every manifest model: immutable, unknown keys rejected."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, use_attribute_docstrings=True
+    )
 
 
 # --- organisation -----------------------------------------------------------------------
@@ -100,38 +102,60 @@ class Model(BaseModel):
 
 class Contact(Model):
     email: str | None = Field(None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    """E-mail address."""
     postal: LocalText | None = None
+    """Postal address."""
     phone: str | None = None
+    """Phone number."""
     url: str | None = None
+    """Web page or contact form."""
     name: LocalText | None = None
+    """Name of the person or team."""
 
 
 class DisputeResolution(Model):
     name: LocalText
+    """The independent dispute-resolution provider (P-G15)."""
     url: str | None = None
+    """Where to file a dispute."""
     email: str | None = None
+    """Contact e-mail of the provider."""
     free: bool = True
+    """Whether the service is free for the person."""
 
 
 class Authority(Model):
     """A supervisory authority people may complain to (P-G15)."""
 
     name: LocalText
+    """Name of the authority."""
     country: CountryCode | None = None
+    """Country of the authority."""
     url: str | None = None
+    """Web site or complaint form."""
     email: str | None = None
+    """E-mail address."""
     postal: LocalText | None = None
+    """Postal address."""
 
 
 class Organization(Model):
     name: str
+    """Name shown in notices and e-mails."""
     legal_name: str | None = None
+    """Registered legal name, if different."""
     website: str | None = None
+    """The organisation's web site."""
     contact: Contact
+    """Privacy contact, shown in every notice and e-mail (P-S20)."""
     dpo: Contact | None = None
+    """Data protection officer."""
     representative: Contact | None = None
+    """EU or UK representative (GDPR Art. 27)."""
     dispute_resolution: DisputeResolution | None = None
+    """Free independent dispute resolution (P-G15)."""
     supervisory_authority: Authority | None = None
+    """Lead supervisory authority people may complain to."""
 
 
 # --- taxonomy additions -----------------------------------------------------------------
@@ -139,13 +163,18 @@ class Organization(Model):
 
 class SubjectDef(Model):
     name: LocalText
+    """Display name."""
     description: LocalText | None = None
+    """Who they are."""
 
 
 class CategoryDef(Model):
     name: LocalText
+    """Display name."""
     description: LocalText | None = None
+    """What the data is."""
     personal: bool = True
+    """Whether it is personal data (false moves it out of requests and retention)."""
     special: bool = Field(False, description="GDPR Art. 9 special category")
     sensitive: bool = Field(False, description="CPRA sensitive personal information")
 
@@ -154,14 +183,20 @@ class GroupDef(Model):
     """A label used to group purposes in notices (usage, service operations …)."""
 
     name: LocalText
+    """Heading used in notices."""
     description: LocalText | None = None
+    """Introduction shown under the heading."""
 
 
 class Purpose(Model):
     name: LocalText | None = None
+    """Display name; defaults to the taxonomy's name of the key."""
     description: LocalText | None = None
+    """What is done, in plain words."""
     group: str | None = None
+    """Purpose group used to arrange notices (usage, service_operations …)."""
     legal_basis: LegalBasis
+    """GDPR Art. 6 legal basis."""
     legitimate_interest: LocalText | None = Field(
         None, description="Balancing-test summary; required for legitimate_interests (P-S16)"
     )
@@ -181,17 +216,25 @@ class Purpose(Model):
         return self.legal_basis == "consent"
 
 
+def _opt_in_everywhere() -> dict[str, Literal["opt_in", "opt_out"]]:
+    return {"global": "opt_in"}
+
+
 class Program(Model):
     """A participation programme such as a customer experience improvement programme (P-S6)."""
 
     name: LocalText
+    """Display name."""
     description: LocalText | None = None
+    """What taking part means."""
     scope: Literal["organization", "installation", "user"] = "organization"
+    """Who decides: the customer organisation, each installation, or each user."""
     default: dict[str, Literal["opt_in", "opt_out"]] = Field(
-        default_factory=lambda: {"global": "opt_in"},
-        description="Default per jurisdiction: opt_in (off until joined) or opt_out (on until left)",
+        default_factory=_opt_in_everywhere,
+        description="Per jurisdiction: opt_in (off until joined) or opt_out (on until left)",
     )
     how_to_change: LocalText | None = None
+    """How to join or leave, shown in notices."""
 
 
 # --- recipients, systems, connections ---------------------------------------------------
@@ -199,23 +242,36 @@ class Program(Model):
 
 class Recipient(Model):
     name: LocalText
+    """Display name."""
     kind: RecipientKind
+    """Kind of recipient; notices group sharing by kind."""
     description: LocalText | None = None
+    """What they do with the data."""
     purposes: tuple[Key, ...] = ()
+    """Purposes the data is shared for."""
     countries: tuple[CountryCode, ...] = ()
+    """Countries the data goes to (transfers, P-G6)."""
     safeguard: Safeguard | None = None
+    """Transfer safeguard where a country lacks adequacy."""
     sale: bool = Field(False, description="Disclosure is a sale (CCPA)")
     sharing: bool = Field(False, description="Disclosure is sharing for cross-context ads (CPRA)")
     url: str | None = None
+    """The recipient's web site."""
     privacy_url: str | None = None
+    """The recipient's privacy notice."""
 
 
 class Collect(Model):
     categories: tuple[Key, ...] = Field(min_length=1)
+    """Data categories collected."""
     purposes: tuple[Key, ...] = Field(min_length=1)
+    """Purposes they are collected for."""
     source: Source = "direct"
+    """Where the data comes from."""
     source_detail: LocalText | None = None
+    """More about the source (trade shows, data appending …)."""
     required: bool = False
+    """Whether the data is needed to provide the service (P-G3)."""
     consequence: LocalText | None = Field(None, description="What fails without the data (P-G3)")
 
 
@@ -223,6 +279,7 @@ class ControllerRef(Model):
     """Whose data a processor system holds, and how to reach them (P-S14)."""
 
     name: LocalText
+    """Who the controller is (for example: our customer, your employer)."""
     contact_field: str | None = Field(
         None, description="dataset.collection.field holding the controlling customer's contact"
     )
@@ -237,18 +294,30 @@ class System(Model):
     """A processing activity (GDPR Art. 30) and the stores behind it."""
 
     name: LocalText
+    """Display name."""
     description: LocalText | None = None
+    """What the system does."""
     role: Literal["controller", "processor"] = "controller"
+    """Whether we decide (controller) or act for a customer (processor)."""
     controller: ControllerRef | None = None
+    """For processor systems: whose data it is (P-S14)."""
     subjects: tuple[Key, ...] = ()
+    """Data subjects whose data the system holds."""
     collects: tuple[Collect, ...] = ()
+    """What is collected, why, from where."""
     recipients: tuple[str, ...] = ()
+    """Recipients that receive data from the system."""
     locations: tuple[CountryCode, ...] = ()
+    """Countries where the data is stored or processed."""
     safeguard: Safeguard | None = Field(None, description="For locations outside adequacy")
     retention: str | None = None
+    """Retention rule (key of `retention`)."""
     connection: str | None = None
+    """Connection to the system's store (key of `connections`)."""
     datasets: tuple[str, ...] = ()
+    """Fides dataset files describing the store, relative to the manifest."""
     security: tuple[SecurityMeasure, ...] = ()
+    """Security measures of this system; defaults to `security.measures`."""
     masking: dict[Key, str] = Field(
         default_factory=dict, description="Erasure strategy per data category"
     )
@@ -265,11 +334,12 @@ class System(Model):
 class Connection(Model):
     """Where a system's data lives. Secrets never appear here: `url_env` names a variable."""
 
-    type: Literal[
-        "postgres", "mysql", "mariadb", "sqlite", "parquet", "delta", "webhook", "manual"
-    ]
+    type: Literal["postgres", "mysql", "mariadb", "sqlite", "parquet", "delta", "webhook", "manual"]
+    """Kind of store; picks the connector."""
     url_env: str | None = Field(None, pattern=r"^[A-Z_][A-Z0-9_]*$")
+    """Environment variable holding the connection URL."""
     description: LocalText | None = None
+    """Note for operators."""
 
     @model_validator(mode="before")
     @classmethod
@@ -289,28 +359,44 @@ class Connection(Model):
 
 class RetentionRule(Model):
     keep: Duration
+    """How long data is kept after the trigger."""
     after: Literal["collected", "account_closed", "last_activity", "contract_end", "request_closed"]
+    """The trigger the period counts from."""
     then: Literal["delete", "anonymize"] = "delete"
+    """What happens at the end: deletion or anonymisation (P-G5)."""
     reason: LocalText | None = None
+    """Why this long (shown in notices)."""
     legal_hold: bool = Field(True, description="A legal hold may keep data longer (P-G9)")
 
 
 class Backups(Model):
     max_age: Duration
+    """Age at which backups expire."""
     erasure: Literal["crypto_shred", "beyond_use"]
+    """crypto_shred: erased subjects' keys are destroyed, so backups become unreadable;
+    beyond_use: kept isolated until they expire (P-S18)."""
     description: LocalText | None = None
+    """Extra words for notices."""
 
 
 class Tracker(Model):
     name: str
+    """Cookie or tracker name as the browser shows it."""
     recipient: str | None = Field(None, description="None for a first-party tracker")
     category: TrackerCategory
+    """Cookie category; everything but strictly_necessary needs consent or an opt-out."""
     type: TrackerType = "cookie"
+    """Technology (P-S11)."""
     duration: Duration | Literal["session"] | None = None
+    """Lifetime: an ISO duration or `session`."""
     purposes: tuple[Key, ...] = ()
+    """Purposes the tracker serves."""
     description: LocalText | None = None
+    """What it does."""
     opt_out_url: str | None = None
+    """Where to opt out with the provider."""
     domain: str | None = None
+    """Domain that sets it."""
 
 
 class RightConfig(Model):
@@ -318,31 +404,45 @@ class RightConfig(Model):
         None, description="Where the right is offered; default: where the law grants it"
     )
     verification: Verification = "email"
+    """How identity is verified before acting (P-G8)."""
     fee: Literal["none", "reasonable_if_excessive"] = "none"
+    """Fee policy; a fee only where the law allows."""
     approval: bool = Field(False, description="A privacy officer approves before execution")
     identities: tuple[Literal["email", "phone", "user_id", "customer_id"], ...] = ("email",)
+    """Identities a person may give to be found."""
 
 
 class Role(Model):
     name: LocalText | None = None
+    """Display name."""
     purposes: tuple[Key, ...] = Field(min_length=1)
+    """Purposes this role may read personal data for (need-to-know, P-S10)."""
     categories: tuple[Key, ...] | None = None
+    """Categories the role may read; default all of its purposes' categories."""
 
 
 class NoticeVersionNote(Model):
     date: date
+    """Date of the change."""
     summary: LocalText
+    """What changed."""
 
 
 class Notice(Model):
     title: LocalText
+    """Title of the notice."""
     kind: Literal["general", "products", "cookies", "california", "recruitment", "telemetry"] = (
         "general"
     )
+    """What the notice is; picks the sections it shows."""
     effective: date | None = None
+    """Date the notice takes effect (P-S2)."""
     audience: tuple[str, ...] = ()
+    """Data subjects the notice is for."""
     systems: tuple[str, ...] = ()
+    """Systems in scope; empty means all."""
     jurisdictions: tuple[str, ...] | None = None
+    """Jurisdictions the notice addresses; default all of the manifest's."""
     text: dict[str, LocalText] = Field(
         default_factory=dict, description="Extra prose per section key (intro, links …)"
     )
@@ -350,12 +450,16 @@ class Notice(Model):
 
 class Signals(Model):
     global_privacy_control: Literal["honour", "not_applicable"] = "honour"
+    """Whether the Sec-GPC signal is honoured as an opt-out (P-S17)."""
     do_not_track: Literal["honour", "no_response"] = "no_response"
+    """How Do Not Track is handled; stated in notices."""
 
 
 class Security(Model):
     measures: tuple[SecurityMeasure, ...] = ()
+    """Measures in place (P-G10)."""
     description: LocalText | None = None
+    """Extra words for notices."""
 
 
 # --- the manifest -----------------------------------------------------------------------
@@ -365,29 +469,49 @@ class Manifest(Model):
     """The whole declared truth of one organisation."""
 
     pledge: Literal[1]
+    """Format version; always 1."""
     organization: Organization
+    """Who is responsible."""
     languages: tuple[LangCode, ...] = Field(min_length=1)
+    """Languages of notices; the first is the default."""
     jurisdictions: tuple[str, ...] = ("global",)
+    """Where the organisation's notices apply (eu, uk, us-ca, ch, global)."""
     subjects: dict[Key, SubjectDef] = Field(default_factory=dict)
+    """Data subjects added to the built-in taxonomy."""
     categories: dict[Key, CategoryDef] = Field(default_factory=dict)
+    """Data categories added to the built-in taxonomy."""
     groups: dict[Key, GroupDef] = Field(default_factory=dict)
+    """Purpose groups added to the built-in ones."""
     purposes: dict[Key, Purpose] = Field(default_factory=dict)
+    """Purposes (data uses) with their legal basis."""
     programs: dict[Key, Program] = Field(default_factory=dict)
+    """Participation programmes."""
     recipients: dict[Key, Recipient] = Field(default_factory=dict)
+    """Who receives personal data."""
     systems: dict[Key, System] = Field(default_factory=dict)
+    """Processing activities and their stores."""
     connections: dict[Key, Connection] = Field(default_factory=dict)
+    """How to reach the stores."""
     retention: dict[Key, RetentionRule] = Field(default_factory=dict)
+    """Retention rules."""
     backups: Backups | None = None
+    """What happens to backups."""
     trackers: tuple[Tracker, ...] = ()
+    """Cookies and similar technologies."""
     rights: dict[RightKind, RightConfig] = Field(default_factory=dict)
+    """Rights offered, and how."""
     roles: dict[Key, Role] = Field(default_factory=dict)
+    """Staff roles and the purposes they may read data for."""
     notices: dict[Key, Notice] = Field(default_factory=dict)
+    """Notices generated from the manifest."""
     notice_period: Duration = Field(
         default_factory=lambda: Duration("P30D"),
         description="How long before a material change takes effect it must be announced",
     )
     signals: Signals = Field(default_factory=Signals)
+    """Browser privacy signals."""
     security: Security = Field(default_factory=Security)
+    """Security measures."""
 
     _taxonomy: Taxonomy | None = PrivateAttr(None)
     _datasets: dict[str, tuple[Dataset, ...]] = PrivateAttr(default_factory=dict)

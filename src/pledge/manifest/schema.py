@@ -1,10 +1,16 @@
-"""JSON Schema of the manifest, generated from the models so it cannot drift."""
+"""The manifest format described for machines (JSON Schema) and people (Markdown reference).
+
+Both are generated from the models, so neither can drift from what the loader accepts.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from pledge.manifest.lint import all_rules
+from pledge.manifest.load import LOAD_RULES
 from pledge.manifest.model import Manifest
+from pledge.manifest.reference import reference_markdown
 
 
 def manifest_schema() -> dict[str, Any]:
@@ -13,3 +19,9 @@ def manifest_schema() -> dict[str, Any]:
     schema["$id"] = "https://pledge.invalid/schema/pledge-1.json"
     schema["title"] = "Pledge manifest (pledge.yaml), format 1"
     return schema
+
+
+def reference() -> str:
+    rules = dict(LOAD_RULES)
+    rules.update({r.id: (r.severity, r.summary) for r in all_rules().values()})
+    return reference_markdown(rules)

@@ -15,8 +15,12 @@ from pydantic_core import core_schema
 LANG_PATTERN = r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 KEY_PATTERN = r"^[a-z0-9][a-z0-9_\-]*(\.[a-z0-9][a-z0-9_\-]*)*$"
 
-LangCode = Annotated[str, Field(pattern=LANG_PATTERN, description="BCP 47 language tag, e.g. en, nb, nl")]
-Key = Annotated[str, Field(pattern=KEY_PATTERN, description="a dotted key, e.g. user.contact.email")]
+LangCode = Annotated[
+    str, Field(pattern=LANG_PATTERN, description="BCP 47 language tag, e.g. en, nb, nl")
+]
+Key = Annotated[
+    str, Field(pattern=KEY_PATTERN, description="a dotted key, e.g. user.contact.email")
+]
 
 
 class LocalText:
@@ -202,9 +206,17 @@ def country_codes() -> frozenset[str]:
     """ISO 3166-1 alpha-2 codes, from Babel's CLDR territory list."""
     from babel import Locale
 
-    return frozenset(
-        code for code in Locale("en").territories if len(code) == 2 and code.isalpha()
-    ) - {"EU", "EZ", "UN", "QO", "XA", "XB", "XK", "ZZ"}
+    territories: list[str] = [str(code) for code in Locale("en").territories]
+    return frozenset(code for code in territories if len(code) == 2 and code.isalpha()) - {
+        "EU",
+        "EZ",
+        "UN",
+        "QO",
+        "XA",
+        "XB",
+        "XK",
+        "ZZ",
+    }
 
 
 def _check_country(code: str) -> str:

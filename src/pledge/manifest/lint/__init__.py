@@ -68,9 +68,7 @@ class Context:
     ) -> Finding:
         """A finding for `rule_id` at `path` of the manifest file."""
         info = RULES[rule_id]
-        return Finding(
-            self.at(path, key), severity or info.severity, rule_id, message, hint, path
-        )
+        return Finding(self.at(path, key), severity or info.severity, rule_id, message, hint, path)
 
     def dataset_finding(
         self,
@@ -98,9 +96,15 @@ class Context:
                 yield loaded
 
 
+def all_rules() -> dict[str, RuleInfo]:
+    """Every lint rule, by id (imports the rule modules so they register)."""
+    _load_rule_modules()
+    return RULES
+
+
 def lint(result: LoadResult) -> list[Finding]:
     """Run every registered rule over a loaded manifest."""
-    _load_rule_modules()
+    all_rules()
     context = Context(result)
     findings: list[Finding] = []
     for info in RULES.values():

@@ -1,0 +1,154 @@
+"""The manifest reference (docs/manifest.md), generated from the models so it cannot drift.
+
+Each model becomes a section listing its keys with type, default and description; the prose
+around it comes from the model docstrings. A test keeps docs/manifest.md equal to this output.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+
+from pledge.manifest import datasets, model
+
+INTRO = """\
+# Manifest reference (`pledge.yaml`, format 1)
+
+This page is generated from Pledge's models by `pledge schema --format markdown`; a test keeps
+it current. `pledge schema` prints the same format as JSON Schema for editors.
+
+Conventions:
+- **Text** is a string in the manifest's first language or a map `{en: …, nb: …, nl: …}`.
+- **Duration** is ISO 8601: `P3Y`, `P13M`, `P30D`, `PT24H`.
+- **Country** is ISO 3166-1 alpha-2 in upper case: `US`, `IE`, `IN`.
+- **Key** is a dotted taxonomy key such as `user.contact.email` or `essential.service`.
+- Secrets never appear: connections name an environment variable (`url_env`).
+- Unknown keys are errors, with the nearest valid key suggested.
+"""
+
+DATASET_INTRO = """\
+## Datasets (Fides format)
+
+Systems name Fides dataset files in `datasets:`, relative to the manifest. They load unchanged;
+Pledge adds `fides_meta.masking` on a field for its erasure strategy.
+"""
+
+
+def _type_name(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _type_name(args[0])
+    if origin is typing.Literal:
+        return " \\| ".join(f"`{a}`" for a in args)
+    if origin in (typing.Union, types.UnionType):
+        names = [_type_name(a) for a in args if a is not type(None)]
+        return " \\| ".join(names) + (" or null" if type(None) in args else "")
+    if origin is dict:
+        return f"map of {_type_name(args[0])} → {_type_name(args[1])}"
+    if origin in (tuple, list):
+        return f"list of {_type_name(args[0])}"
+    if isinstance(annotation, type):
+        return {
+            "str": "string",
+            "int": "integer",
+            "bool": "boolean",
+            "date": "date",
+            "LocalText": "Text",
+            "Duration": "Duration",
+        }.get(annotation.__name__, annotation.__name__)
+    return str(annotation)
+
+
+def _default(info: FieldInfo) -> str:
+    if info.is_required():
+        return "**required**"
+    if info.default_factory is not None:
+        value = info.default_factory()  # type: ignore[call-arg]
+    elif info.default is PydanticUndefined:
+        return ""
+    else:
+        value = info.default
+    if value in (None, (), {}):
+        return "—"
+    if isinstance(value, BaseModel):
+        return "see below"
+    return f"`{getattr(value, 'iso', value)}`"
+
+
+def _section(title: str, cls: type[BaseModel]) -> list[str]:
+    doc = (cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+    lines = [f"### `{title}` ({cls.__name__})", ""]
+    if doc:
+        lines += [doc, ""]
+    lines += ["| key | type | default | meaning |", "|---|---|---|---|"]
+    for name, info in cls.model_fields.items():
+        meaning = (info.description or "").replace("|", "\\|")
+        lines.append(f"| `{name}` | {_type_name(info.annotation)} | {_default(info)} | {meaning} |")
+    return [*lines, ""]
+
+
+MANIFEST_SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
+    ("(top level)", model.Manifest),
+    ("organization", model.Organization),
+    ("organization.contact / dpo / representative", model.Contact),
+    ("organization.dispute_resolution", model.DisputeResolution),
+    ("organization.supervisory_authority", model.Authority),
+    ("subjects.<key>", model.SubjectDef),
+    ("categories.<key>", model.CategoryDef),
+    ("groups.<key>", model.GroupDef),
+    ("purposes.<key>", model.Purpose),
+    ("programs.<key>", model.Program),
+    ("recipients.<key>", model.Recipient),
+    ("systems.<key>", model.System),
+    ("systems.<key>.collects[]", model.Collect),
+    ("systems.<key>.controller", model.ControllerRef),
+    ("connections.<key>", model.Connection),
+    ("retention.<key>", model.RetentionRule),
+    ("backups", model.Backups),
+    ("trackers[]", model.Tracker),
+    ("rights.<kind>", model.RightConfig),
+    ("roles.<key>", model.Role),
+    ("notices.<key>", model.Notice),
+    ("signals", model.Signals),
+    ("security", model.Security),
+)
+DATASET_SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
+    ("dataset[]", datasets.Dataset),
+    ("dataset[].fides_meta", datasets.DatasetMeta),
+    ("collections[]", datasets.Collection),
+    ("collections[].fides_meta", datasets.CollectionMeta),
+    ("fields[]", datasets.DatasetField),
+    ("fields[].fides_meta", datasets.FieldMeta),
+    ("fides_meta.references[]", datasets.Reference),
+    ("fides_meta.masking", datasets.Masking),
+)
+
+
+def reference_markdown(rules: dict[str, tuple[str, str]] | None = None) -> str:
+    """The whole reference; `rules` maps lint rule id → (severity, summary) for the last part."""
+    lines = [INTRO, "## Sections", ""]
+    for title, cls in MANIFEST_SECTIONS:
+        lines += _section(title, cls)
+    lines += [DATASET_INTRO]
+    for title, cls in DATASET_SECTIONS:
+        lines += _section(title, cls)
+    if rules:
+        lines += [
+            "## Checks (`pledge check`)",
+            "",
+            "Each finding prints as `file:line:col: severity RULE-ID message`.",
+            "",
+            "| rule | severity | what it catches |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| `{rid}` | {sev} | {summary} |" for rid, (sev, summary) in sorted(rules.items())
+        ]
+        lines.append("")
+    return "\n".join(lines)
