@@ -154,6 +154,29 @@ class Duration:
             days=self.days, hours=self.hours, minutes=self.minutes, seconds=self.seconds
         )
 
+    def __add__(self, other: Duration) -> Duration:
+        """The two periods as one, unit by unit (P1M + P2M = P3M, not P1M then P2M)."""
+        date_part = "".join(
+            f"{n}{unit}"
+            for n, unit in (
+                (self.years + other.years, "Y"),
+                (self.months + other.months, "M"),
+                (self.days + other.days, "D"),
+            )
+            if n
+        )
+        time_part = "".join(
+            f"{n}{unit}"
+            for n, unit in (
+                (self.hours + other.hours, "H"),
+                (self.minutes + other.minutes, "M"),
+                (self.seconds + other.seconds, "S"),
+            )
+            if n
+        )
+        iso = "P" + date_part + (f"T{time_part}" if time_part else "")
+        return Duration(iso if iso != "P" else "P0D")
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Duration) and self.approx_days == other.approx_days
 
