@@ -300,6 +300,9 @@ def _allowed_keys(model: type[BaseModel], path: Path) -> list[str]:
         target = _inner(target, part)
         if target is None:
             return []
+    if typing.get_origin(target) in (typing.Union, types.UnionType):
+        models = [a for a in typing.get_args(target) if _is_container(a)]
+        target = models[0] if models else target
     if isinstance(target, type) and issubclass(target, BaseModel):
         return list(target.model_fields)
     return []

@@ -91,6 +91,15 @@ class _Builder:
         return result
 
 
+def _clamp(text: str, line: int, col: int) -> tuple[int, int]:
+    """Keep a parser mark inside the file (at end of input it points one line past it)."""
+    lines = text.split("\n")
+    if line > len(lines):
+        line = len(lines)
+        col = len(lines[-1]) + 1
+    return line, min(col, len(lines[line - 1]) + 1)
+
+
 def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[Finding]]:
     """Parse `text`; returns the data, its source map and findings such as duplicate keys."""
     source = SourceMap(file)
@@ -98,7 +107,7 @@ def parse_yaml(text: str, file: str) -> tuple[Any, SourceMap, list[Finding]]:
         node = yaml.compose(text, Loader=yaml.CSafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        line, col = _clamp(text, mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
         raise YamlProblem(
             Finding(Location(file, line, col), "error", "yaml-syntax", f"invalid YAML: {problem}")

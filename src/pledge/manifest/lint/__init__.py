@@ -7,7 +7,7 @@ findings. Rules live in modules by theme (references, legal, datasets, notices, 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pledge.manifest.findings import Finding, Location, Severity
@@ -46,6 +46,8 @@ class Context:
     """What a rule may look at: the manifest, its datasets and where everything came from."""
 
     result: LoadResult
+    cache: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+    """Indexes rules share within one run (built by the first rule that needs them)."""
 
     @property
     def manifest(self) -> Manifest:
