@@ -34,21 +34,8 @@ def applicable_jurisdiction(manifest: Manifest, jurisdiction: str) -> str:
 
 
 def rights_offered(manifest: Manifest, jurisdiction: str) -> dict[str, RightConfig]:
-    """Rights a person in `jurisdiction` may use, with how (verification, fee, approval).
-
-    A right is offered where the manifest configures it and either names the jurisdiction or
-    leaves `jurisdictions` unset and the law there grants it.
-    """
-    law = JURISDICTIONS.get(jurisdiction)
-    granted = set(law.rights) if law else set()
-    offered: dict[str, RightConfig] = {}
-    for kind, config in manifest.rights.items():
-        if config.jurisdictions is not None:
-            if jurisdiction in config.jurisdictions:
-                offered[kind] = config
-        elif kind in granted:
-            offered[kind] = config
-    return offered
+    """Rights a person in `jurisdiction` may use, with how (verification, fee, approval)."""
+    return manifest.rights_in(jurisdiction)
 
 
 # --- deadlines ------------------------------------------------------------------------------

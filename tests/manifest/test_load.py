@@ -101,3 +101,13 @@ def test_malformed_dataset_yaml_keeps_the_manifest(small: Small) -> None:
     [finding] = result.findings
     assert finding.rule == "yaml-syntax"
     assert finding.location.file == str(small.root / "datasets" / "hosted.yml")
+
+
+def test_syntax_error_at_end_without_newline_points_inside_the_file(tmp_path: Path) -> None:
+    from pledge.manifest.load import check
+
+    path = tmp_path / "pledge.yaml"
+    path.write_text("pledge: 1\nlanguages: [en")
+    (finding,) = check(path).findings
+    assert finding.rule == "yaml-syntax"
+    assert (finding.location.line, finding.location.col) == (2, 15)

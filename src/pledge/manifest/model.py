@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from pledge.manifest.datasets import Dataset
-from pledge.manifest.jurisdictions import RightKind
+from pledge.manifest.jurisdictions import JURISDICTIONS, RightKind
 from pledge.manifest.taxonomy import Taxonomy, TaxonomyEntry
 from pledge.manifest.types import CountryCode, Duration, Key, LangCode, LocalText
 
@@ -606,6 +606,24 @@ class Manifest(Model):
         if category is not None and not any(covers(c, category) for c in sys.categories):
             return None
         return self.retention.get(sys.retention)
+
+    def rights_in(self, jurisdiction: str) -> dict[str, RightConfig]:
+        """Rights offered to a person under `jurisdiction`, with how they are handled.
+
+        Offered where the manifest configures the right and either names the jurisdiction or
+        leaves `jurisdictions` unset and the law there grants it.
+        """
+        law = JURISDICTIONS.get(jurisdiction)
+        granted = law.rights if law is not None else ()
+        return {
+            kind: config
+            for kind, config in self.rights.items()
+            if (
+                jurisdiction in config.jurisdictions
+                if config.jurisdictions is not None
+                else kind in granted
+            )
+        }
 
     def systems_of_notice(self, notice: str) -> tuple[str, ...]:
         scope = self.notices[notice].systems
