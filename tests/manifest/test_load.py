@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from lintutil import Small, assert_at
 
 from pledge.manifest.load import check
@@ -104,8 +106,6 @@ def test_malformed_dataset_yaml_keeps_the_manifest(small: Small) -> None:
 
 
 def test_syntax_error_at_end_without_newline_points_inside_the_file(tmp_path: Path) -> None:
-    from pledge.manifest.load import check
-
     path = tmp_path / "pledge.yaml"
     path.write_text("pledge: 1\nlanguages: [en")
     (finding,) = check(path).findings
