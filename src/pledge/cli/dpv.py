@@ -1,0 +1,39 @@
+"""`pledge dpv`: the manifest as JSON-LD in the W3C Data Privacy Vocabulary."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pledge.cli.output import fail
+from pledge.errors import PledgeError
+from pledge.files import write_atomic
+from pledge.manifest.load import default_path, load_manifest
+from pledge.notices.dpv import dumps
+
+
+def dpv(
+    manifest: Annotated[
+        str | None,
+        typer.Option(
+            "--manifest", "-m", help="Manifest file; default ./pledge.yaml or $PLEDGE_MANIFEST"
+        ),
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Write to this file instead of stdout")
+    ] = None,
+) -> None:
+    """Print or write the processing the manifest declares as DPV JSON-LD (context embedded)."""
+    try:
+        text = dumps(load_manifest(manifest or default_path()))
+        if output is None:
+            typer.echo(text, nl=False)
+        else:
+            write_atomic(output, text)
+    except PledgeError as exc:
+        fail(str(exc))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("dpv")(dpv)
