@@ -1,0 +1,112 @@
+"""`pledge keys`: API keys (create, list, revoke) and master key rotation."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pledge import apikeys
+from pledge.cli.db import cli_actor, open_store, store_errors
+from pledge.cli.output import fail
+from pledge.store.rotation import rotate_master
+
+keys_app = typer.Typer(name="keys", help="API keys and the master key.", no_args_is_help=True)
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+
+
+@keys_app.command("create")
+def create(
+    name: Annotated[str, typer.Option("--name", help="What the key is for (shown in lists)")],
+    role: Annotated[str, typer.Option("--role", help=f"One of: {', '.join(apikeys.ROLES)}")],
+) -> None:
+    """Create an API key and print its secret — the only time it is shown."""
+    if role not in apikeys.ROLES:
+        fail(f"unknown role {role!r}; use one of {', '.join(apikeys.ROLES)}", 2)
+    store = open_store()
+    with store_errors(), store.transaction() as session:
+        record, secret = apikeys.create(session, name, role, actor=cli_actor())
+    typer.echo(secret)
+    typer.echo(
+        f"created key {record.id} ({record.role}); store the secret now, it is not kept",
+        err=True,
+    )
+
+
+@keys_app.command("list")
+def list_command(
+    format: Annotated[Format, typer.Option("--format", "-f", help="text or json")] = Format.text,
+) -> None:
+    """List API keys (never their secrets)."""
+    store = open_store()
+    with store_errors(), store.reader() as session:
+        records = apikeys.list_keys(session)
+    if format is Format.json:
+        rows = [
+            {
+                "id": r.id,
+                "name": r.name,
+                "role": r.role,
+                "created_at": r.created_at.isoformat(),
+                "created_by": r.created_by,
+                "revoked_at": r.revoked_at.isoformat() if r.revoked_at else None,
+            }
+            for r in records
+        ]
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for r in records:
+        state = f"revoked {r.revoked_at:%Y-%m-%d}" if r.revoked_at else "active"
+        typer.echo(f"{r.id}  {r.role:<16} {state:<18} {r.created_at:%Y-%m-%d}  {r.name}")
+    if not records:
+        typer.echo("no API keys yet; create one with `pledge keys create`", err=True)
+
+
+@keys_app.command("revoke")
+def revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (see `pledge keys list`)")],
+) -> None:
+    """Revoke an API key: requests with it are refused from now on."""
+    store = open_store()
+    with store_errors(), store.transaction() as session:
+        record = apikeys.revoke(session, key_id, actor=cli_actor())
+    typer.echo(f"key {record.id} revoked")
+
+
+@keys_app.command("rotate-master")
+def rotate(
+    new_key_file: Annotated[
+        Path | None,
+        typer.Option("--new-key-file", help="Use this key (else a new one is generated)"),
+    ] = None,
+    keep_old: Annotated[
+        bool, typer.Option("--keep-old", help="Keep the old key as master.key.<id>.retired")
+    ] = False,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=10_000)] = 500,
+) -> None:
+    """Re-wrap every subject's data key under a new master key, while Pledge keeps running."""
+    store = open_store()
+    with store_errors():
+        report = rotate_master(
+            store, new_key_file, actor=cli_actor(), batch_size=batch_size, keep_old=keep_old
+        )
+    verb = "resumed and finished" if report.resumed else "finished"
+    typer.echo(
+        f"rotation {verb}: master key {report.old_key_id} -> {report.new_key_id}, "
+        f"{report.rewrapped} data keys re-wrapped"
+    )
+    if report.old_key_file:
+        typer.echo(f"old key kept in {report.old_key_file}", err=True)
+    else:
+        typer.echo("old key file removed; back up the new master key file now", err=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(keys_app)
