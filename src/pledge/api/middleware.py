@@ -60,19 +60,34 @@ class BodyLimit:
             await _too_large(scope, send, self.max_bytes)
             return
         received = 0
+        exceeded = started = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
+                    exceeded = True
                     raise _BodyTooLarge
             return message
 
+        async def guarded_send(message: Message) -> None:
+            # A framework may turn the exception into its own answer (FastAPI: 400 "error
+            # parsing the body"); once over the limit, only our 413 goes out.
+            nonlocal started
+            if exceeded:
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
         try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded and not started:
             await _too_large(scope, send, self.max_bytes)
 
 

@@ -526,7 +526,7 @@ def _aware(moment: datetime, name: str) -> datetime:
 def _parse_cursor(cursor: str | None) -> int | None:
     if cursor is None or cursor == "":
         return None
-    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 19:
+    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 19 or int(cursor) >= 2**63:
         raise QueryError("cursor is not one this API returned; start again without it")
     return int(cursor)
 

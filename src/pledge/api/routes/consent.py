@@ -1,0 +1,352 @@
+"""Consent: record choices (public), read them back, decide, export, and serve the banner.
+
+`POST /v1/consent` is public and rate limited; a caller with a `consent:write` key may also
+record for a known identity (through the vault) or by `api`/`import`. The decision route is
+on the product's hot path: it answers from the consent service's cache on the event loop and
+only goes to a thread for a database read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import BaseModel, ConfigDict, Field
+
+from pledge.api.auth import guard, public, require
+from pledge.api.problems import Problem
+from pledge.api.routes.notices import language_of
+from pledge.api.state import state_of
+from pledge.apikeys import KeyRecord
+from pledge.consent import banner, gpc, records
+from pledge.consent.notice import notice_ref
+from pledge.consent.pages import render
+from pledge.consent.programs import Scope
+from pledge.consent.service import service_for
+from pledge.policy import applicable_jurisdiction
+
+router = APIRouter(tags=["consent"])
+STATIC = Path(__file__).parents[2] / "web" / "static" / "consent"
+_SUBJECT = re.compile(r"^(device|subject):[A-Za-z0-9_-]{8,64}$")
+_DEVICE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+PUBLIC_MECHANISMS = ("accept_all", "reject_all", "custom", "gpc", "withdrawal")
+EXPORT_PAGE = 1000
+
+
+class IdentityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["email", "phone", "user_id", "customer_id"]
+    value: str = Field(min_length=1, max_length=320)
+
+
+class ConsentIn(BaseModel):
+    """A choice. Categories are the banner's tracker categories; purposes are manifest keys."""
+
+    model_config = ConfigDict(extra="forbid")
+    mechanism: Literal["accept_all", "reject_all", "custom", "gpc", "api", "import", "withdrawal"]
+    categories: dict[Annotated[str, Field(max_length=64)], bool] = Field(
+        default_factory=dict, max_length=50
+    )
+    purposes: dict[Annotated[str, Field(max_length=100)], bool] = Field(
+        default_factory=dict, max_length=200
+    )
+    jurisdiction: str = Field("global", max_length=16)
+    language: str | None = Field(None, max_length=35)
+    gpc: bool = Field(False, description="navigator.globalPrivacyControl as the banner saw it")
+    identity: IdentityIn | None = Field(None, description="Needs a consent:write key")
+    subject: str | None = Field(None, max_length=80, description="Needs a consent:write key")
+
+
+def subject_key(raw: str) -> str:
+    """`device:…`/`subject:…` as given; a bare id is a device id. 422 when malformed."""
+    key = raw if ":" in raw else f"device:{raw}"
+    if not _SUBJECT.match(key):
+        raise Problem(422, "Invalid request", "subject is device:<id> or subject:<vault id>")
+    return key
+
+
+def _device_of(request: Request) -> str | None:
+    value = request.cookies.get(banner.DEVICE_COOKIE)
+    return value if value and _DEVICE.match(value) else None
+
+
+async def optional_key(request: Request, permission: str) -> KeyRecord | None:
+    """The caller's key if it sent one (checked for `permission`), else None."""
+    header = request.headers.get("authorization")
+    api_key = request.headers.get("x-api-key")
+    if not header and not api_key:
+        return None
+    bearer = None
+    if header and header.lower().startswith("bearer "):
+        bearer = HTTPAuthorizationCredentials(scheme="Bearer", credentials=header[7:].strip())
+    return await require(permission)(request, bearer, api_key)
+
+
+def _issuer(request: Request) -> str:
+    return state_of(request).settings.public_url.rstrip("/")
+
+
+@router.get("/.well-known/jwks.json", summary="Keys that sign consent receipts", **public())
+def jwks(request: Request) -> Response:
+    keys = service_for(state_of(request).store).signer.jwks()
+    return Response(
+        json.dumps(keys),
+        media_type="application/jwk-set+json",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@router.post(
+    "/v1/consent",
+    status_code=201,
+    summary="Record a choice; answers with a signed receipt (compact JWS)",
+    **public(),
+)
+async def record_choice(request: Request, body: ConsentIn, response: Response) -> dict[str, Any]:
+    state = state_of(request)
+    manifest = state.holder.manifest
+    key = await optional_key(request, "consent:write")
+    if key is None and (body.mechanism not in PUBLIC_MECHANISMS or body.identity or body.subject):
+        raise Problem(
+            403,
+            "Forbidden",
+            "Recording by api/import or for a known person needs a key with consent:write.",
+        )
+    language = body.language or language_of(request, None)
+    signal = body.gpc or gpc.header_says_gpc(request.headers.get("sec-gpc"))
+    collector = f"api:{key.id}" if key is not None else "visitor"
+
+    def work() -> records.Recorded:
+        subject = _resolve_subject(request, body, response, collector)
+        choice = records.NewChoice(
+            subject=subject,
+            mechanism=body.mechanism,
+            jurisdiction=body.jurisdiction,
+            language=language,
+            collector=collector,
+            purposes=body.purposes,
+            categories=body.categories,
+            ip=request.client.host if request.client else None,
+            user_agent=request.headers.get("user-agent"),
+            gpc_signal=signal,
+        )
+        return service_for(state.store).record(manifest, choice, _issuer(request))
+
+    try:
+        done = await run_in_threadpool(work)
+    except records.ChoiceError as exc:
+        raise Problem(
+            422,
+            "Invalid request",
+            "The choice does not fit the manifest; see errors.",
+            "invalid-request",
+            errors=exc.errors,
+        ) from exc
+    return {
+        "id": done.id,
+        "subject": done.payload["sub"],
+        "receipt": done.receipt,
+        "gpc_applied": done.gpc_applied,
+        "notice": done.payload["notice"],
+        "choices": done.payload["choices"],
+    }
+
+
+def _resolve_subject(request: Request, body: ConsentIn, response: Response, actor: str) -> str:
+    store = state_of(request).store
+    if body.identity is not None:
+        with store.transaction() as session:
+            found = store.vault.find_or_create_subject(
+                session, body.identity.kind, body.identity.value, actor=actor
+            )
+        return f"subject:{found}"
+    if body.subject is not None:
+        return subject_key(body.subject)
+    device = _device_of(request) or secrets.token_urlsafe(18)
+    response.set_cookie(
+        banner.DEVICE_COOKIE,
+        device,
+        max_age=banner.COOKIE_DAYS * 86400,
+        httponly=True,  # only the server needs it; the banner keeps its choice in its own cookie
+        secure=request.url.scheme == "https",
+        samesite="lax",
+        path="/",
+    )
+    return f"device:{device}"
+
+
+@router.get("/v1/consent/config", summary="The banner's configuration", **public())
+def banner_config(
+    request: Request,
+    lang: Annotated[str | None, Query(max_length=35)] = None,
+    jurisdiction: Annotated[str, Query(max_length=16)] = "global",
+) -> Response:
+    manifest = state_of(request).holder.manifest
+    language = language_of(request, lang)
+    where = applicable_jurisdiction(manifest, jurisdiction)
+    body = json.dumps(banner.config(manifest, language, where), ensure_ascii=False)
+    return Response(
+        body,
+        media_type="application/json",
+        headers={"Content-Language": language, "Vary": "Accept-Language"},
+    )
+
+
+@router.get(
+    "/v1/consent/decision",
+    summary="May this purpose run for this subject now?",
+    **guard("consent:decide"),
+)
+async def decision(
+    request: Request,
+    subject: Annotated[str, Query(max_length=80)],
+    purpose: Annotated[str, Query(max_length=100)],
+    jurisdiction: Annotated[str | None, Query(max_length=16)] = None,
+    organisation: Annotated[str | None, Query(max_length=200)] = None,
+    installation: Annotated[str | None, Query(max_length=200)] = None,
+    gpc_signal: Annotated[bool, Query(alias="gpc")] = False,
+) -> Response:
+    state = state_of(request)
+    manifest = state.holder.manifest
+    key = subject_key(subject)
+    service = service_for(state.store)
+    scope = Scope(organisation, installation) if organisation or installation else None
+
+    def answer() -> bytes:
+        made = service.decide(
+            manifest, key, purpose, jurisdiction=jurisdiction, scope=scope, gpc=gpc_signal
+        )
+        return (
+            b'{"allowed":'
+            + (b"true" if made.allowed else b"false")
+            + b',"reason":"'
+            + made.reason.encode()
+            + b'","purpose":'
+            + json.dumps(purpose).encode()
+            + b',"subject":"'
+            + key.encode()
+            + b'"}'
+        )
+
+    if scope is None and service.is_cached(manifest, key):
+        content = answer()
+    else:
+        content = await run_in_threadpool(answer)
+    return Response(content, media_type="application/json")
+
+
+@router.get(
+    "/v1/consent/export",
+    summary="The consent log as JSON Lines, for auditors",
+    **guard("consent:read"),
+)
+def export(
+    request: Request, after: Annotated[str | None, Query(max_length=36)] = None
+) -> StreamingResponse:
+    store = state_of(request).store
+
+    def lines() -> Any:
+        cursor = after
+        while True:
+            with store.reader() as session:
+                page = records.export_page(session, cursor, EXPORT_PAGE)
+                chunk = [records.record_as_dict(r) for r in page]
+            if chunk:
+                yield b"".join(json.dumps(r).encode() + b"\n" for r in chunk)
+            if len(chunk) < EXPORT_PAGE:
+                return
+            cursor = chunk[-1]["id"]
+
+    return StreamingResponse(lines(), media_type="application/jsonl")
+
+
+@router.get(
+    "/v1/consent/{subject}",
+    summary="A subject's choices and their records (the person's own device, or staff)",
+    **public(),
+)
+async def subject_choices(request: Request, subject: str) -> dict[str, Any]:
+    device = _device_of(request)
+    if subject in ("me", f"device:{device}", device) and device:
+        key = f"device:{device}"
+    else:
+        key = subject_key(subject)
+        if await optional_key(request, "consent:read") is None:
+            raise Problem(
+                401,
+                "Unauthorized",
+                "Send the device cookie of this subject, or a key with consent:read.",
+                headers={"WWW-Authenticate": 'Bearer realm="pledge"'},
+            )
+    manifest = state_of(request).holder.manifest
+    store = state_of(request).store
+
+    def read() -> dict[str, Any]:
+        with store.reader() as session:
+            rows = records.records_of(session, key)
+            derived = records.derive(manifest, rows, records.limits_of(session, key))
+            listed = [records.record_as_dict(r) for r in rows]
+        return {
+            "subject": key,
+            "categories": derived.categories,
+            "purposes": derived.consents,
+            "notice_version": derived.notice_version,
+            "current_notice_version": notice_ref(manifest)[1],
+            "records": listed,
+        }
+
+    return await run_in_threadpool(read)
+
+
+# --- the banner and the demo site ---------------------------------------------------------
+
+
+@router.get("/consent/banner.js", summary="The consent banner script", **public())
+def banner_js() -> FileResponse:
+    return FileResponse(
+        STATIC / "banner.js",
+        media_type="text/javascript",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@router.get("/consent/banner.css", summary="The consent banner stylesheet", **public())
+def banner_css() -> FileResponse:
+    return FileResponse(
+        STATIC / "banner.css",
+        media_type="text/css",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@router.get(
+    "/consent/demo",
+    response_class=HTMLResponse,
+    summary="A sample site with the banner and a fake analytics script",
+    **public(),
+)
+def demo(
+    request: Request,
+    lang: Annotated[str | None, Query(max_length=35)] = None,
+    jurisdiction: Annotated[str, Query(max_length=16)] = "eu",
+) -> HTMLResponse:
+    language = language_of(request, lang)
+    nonce = secrets.token_urlsafe(16)
+    html = render(
+        "demo.html", language, nonce=nonce, jurisdiction=jurisdiction, explicit_lang=lang or ""
+    )
+    csp = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+        f"script-src 'self' 'nonce-{nonce}'; frame-ancestors 'none'; base-uri 'none'; "
+        "form-action 'self'"
+    )
+    return HTMLResponse(
+        html, headers={"Content-Security-Policy": csp, "Content-Language": language}
+    )
