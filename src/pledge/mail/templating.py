@@ -21,6 +21,7 @@ from babel.dates import format_date, format_time, get_datetime_format
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, Template
 
 from pledge.mail.i18n import translations
+from pledge.templating import bytecode_cache
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 Format = Literal["text", "html"]
@@ -33,6 +34,7 @@ SIGNATURE_DELIMITER = "-- "  # RFC 3676 §4.3: mail clients fold or grey out wha
 def environment(lang: str, fmt: Format) -> Environment:
     """The environment for one language and format (built once, then shared)."""
     env = Environment(
+        bytecode_cache=bytecode_cache(),
         loader=ChoiceLoader(
             [
                 FileSystemLoader(TEMPLATES_DIR / fmt),

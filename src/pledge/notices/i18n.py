@@ -24,6 +24,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
+from pledge.templating import bytecode_cache
+
 DOMAIN = "pledge"
 SOURCE_LANGUAGE = "en"
 LOCALES = Path(__file__).parent / "locales"
@@ -89,6 +91,7 @@ def gettext_callables(lang: str) -> dict[str, Callable[..., Any]]:
 def environment(html: bool) -> Environment:
     """The template environment for HTML (autoescaped) or for Markdown and plain text."""
     env = Environment(
+        bytecode_cache=bytecode_cache(),
         loader=PackageLoader("pledge.notices", "templates"),
         autoescape=html,
         extensions=["jinja2.ext.i18n"],
