@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 
-from pledge.cli.output import fail
+from pledge.cli.output import emit, fail
 from pledge.errors import PledgeError
-from pledge.files import write_atomic
 from pledge.manifest.load import default_path, load_manifest
 from pledge.notices.dpv import dumps
 
@@ -27,10 +26,7 @@ def dpv(
     """Print or write the processing the manifest declares as DPV JSON-LD (context embedded)."""
     try:
         text = dumps(load_manifest(manifest or default_path()))
-        if output is None:
-            typer.echo(text, nl=False)
-        else:
-            write_atomic(output, text)
+        emit(text, output)
     except PledgeError as exc:
         fail(str(exc))
 

@@ -12,9 +12,8 @@ from typing import Annotated
 
 import typer
 
-from pledge.cli.output import fail
+from pledge.cli.output import emit, fail
 from pledge.errors import ManifestError, PledgeError
-from pledge.files import write_atomic
 from pledge.manifest.load import DEFAULT_MANIFEST, load_manifest
 from pledge.manifest.model import Manifest
 from pledge.notices.render import render_collection_point, render_notice
@@ -75,13 +74,13 @@ def notice(
         if all_notices:
             _write_site(loaded, path, output)
         elif collection_point is not None:
-            _emit(
+            emit(
                 render_collection_point(loaded, collection_point, lang, notice_id, base_url), output
             )
         else:
             key = notice_id or _first_notice(loaded)
             history = load_history_for(path)
-            _emit(render_notice(loaded, key, lang, fmt.value, history), output)
+            emit(render_notice(loaded, key, lang, fmt.value, history), output)
     except PledgeError as exc:
         fail(str(exc).splitlines()[0])
 
@@ -109,13 +108,6 @@ def _write_site(manifest: Manifest, path: str, output: str | None) -> None:
         raise PledgeError("--all writes a folder: give it with --output DIR")
     site = build_site(manifest, output, load_history_for(path))
     typer.echo(f"wrote {site}", err=True)
-
-
-def _emit(text: str, output: str | None) -> None:
-    if output is None or output == "-":
-        typer.echo(text, nl=False)
-    else:
-        write_atomic(output, text)
 
 
 def register(app: typer.Typer) -> None:

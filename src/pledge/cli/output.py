@@ -9,6 +9,7 @@ from typing import NoReturn
 
 import typer
 
+from pledge.files import write_atomic
 from pledge.manifest.findings import Finding
 
 
@@ -24,6 +25,14 @@ def summary(findings: Sequence[Finding]) -> str:
     errors = sum(f.severity == "error" for f in findings)
     warnings = len(findings) - errors
     return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+
+
+def emit(text: str, output: str | None) -> None:
+    """Print `text` (no output, or `-`), or write it to `output` atomically."""
+    if output is None or output == "-":
+        typer.echo(text, nl=False)
+    else:
+        write_atomic(output, text)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from pledge.cli.output import fail
+from pledge.cli.output import emit, fail
 from pledge.errors import PledgeError
-from pledge.files import write_atomic
 from pledge.manifest.load import default_path, load_manifest
 from pledge.notices.ropa import build_ropa, render
 
@@ -44,10 +43,7 @@ def ropa(
             declared = ", ".join(loaded.languages)
             raise PledgeError(f"language '{lang}' is not declared in the manifest ({declared})")
         text = render(build_ropa(loaded, lang), format.value)
-        if output is None:
-            typer.echo(text, nl=False)
-        else:
-            write_atomic(output, text)
+        emit(text, output)
     except PledgeError as exc:
         fail(str(exc))
 
