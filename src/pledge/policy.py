@@ -6,8 +6,8 @@ purpose may run), so the notice and the behaviour cannot drift apart. Imports on
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from pledge.manifest.jurisdictions import JURISDICTIONS, Jurisdiction
@@ -100,3 +100,234 @@ def sla_state(deadline: datetime, now: datetime, due_soon: timedelta = timedelta
     if deadline - now <= due_soon:
         return "due_soon"
     return "on_track"
+
+
+# --- consent and choices: may this purpose run for this subject now? ------------------------
+#
+# The product asks on its hot path, so `decide` is allocation-light: everything that depends
+# only on the manifest is computed once per manifest (cached by digest) into `PurposeRule`s,
+# and every answer is one of a few preallocated `Decision`s.
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Whether a purpose may run, and the one reason that decided it (a stable code)."""
+
+    allowed: bool
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectState:
+    """What is known about one subject, derived from the logs (never stored as state).
+
+    `consents`: the latest yes/no per purpose (a no on a legitimate-interests purpose is an
+    objection to it, as an unsubscribe is). `programmes`: explicit join (True) or leave
+    (False) of the subject's organisation or installation; absent means the jurisdiction's
+    default. `restricted` / `objected`: purposes under restriction or objection, with `"*"`
+    for all. `gpc`: a Global Privacy Control signal applies to this subject.
+    """
+
+    jurisdiction: str = "global"
+    consents: Mapping[str, bool] = field(default_factory=dict)
+    programmes: Mapping[str, bool] = field(default_factory=dict)
+    restricted: frozenset[str] = frozenset()
+    objected: frozenset[str] = frozenset()
+    gpc: bool = False
+
+
+#: Legal bases under which an objection (GDPR Art. 21) stops the processing.
+_OBJECTABLE = frozenset({"legitimate_interests", "public_task"})
+
+
+@dataclass(frozen=True, slots=True)
+class PurposeRule:
+    """What the manifest says about one purpose, flattened for `decide`."""
+
+    legal_basis: str
+    program: str | None
+    #: jurisdiction → True when the programme is on until left (opt_out), for this purpose.
+    program_on_by_default: Mapping[str, bool]
+    sale_or_sharing: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentTables:
+    """Per-manifest tables for `decide` (see `consent_tables`)."""
+
+    rules: Mapping[str, PurposeRule]
+    #: jurisdictions where GPC is an opt-out of sale and sharing (empty when not honoured).
+    gpc_jurisdictions: frozenset[str]
+    #: tracker category → purposes its trackers serve.
+    category_purposes: Mapping[str, tuple[str, ...]]
+    sale_or_sharing: frozenset[str]
+
+
+ALLOW_CONSENT = Decision(True, "consent_given")
+DENY_NO_CONSENT = Decision(False, "no_consent")
+DENY_WITHDRAWN = Decision(False, "consent_refused_or_withdrawn")
+DENY_UNKNOWN = Decision(False, "unknown_purpose")
+DENY_RESTRICTED = Decision(False, "restricted")
+DENY_OBJECTION = Decision(False, "objection")
+DENY_GPC = Decision(False, "gpc_opt_out")
+DENY_PROGRAMME = Decision(False, "programme_not_joined")
+_ALLOW_BASIS = {
+    basis: Decision(True, basis)
+    for basis in (
+        "contract",
+        "legal_obligation",
+        "vital_interests",
+        "public_task",
+        "legitimate_interests",
+    )
+}
+_TABLES: dict[str, ConsentTables] = {}
+_TABLES_BY_ID: dict[int, tuple[Manifest, ConsentTables]] = {}
+
+
+def programme_default(manifest: Manifest, programme: str, jurisdiction: str) -> bool:
+    """Whether `programme` is on until left (opt_out) under `jurisdiction`."""
+    program = manifest.programs.get(programme)
+    if program is None:
+        return False
+    default = program.default.get(jurisdiction) or program.default.get("global") or "opt_in"
+    return default == "opt_out"
+
+
+def sale_or_sharing_purposes(manifest: Manifest) -> frozenset[str]:
+    """Purposes whose data goes to a recipient that buys it or uses it for cross-context ads.
+
+    From recipients marked `sale`/`sharing` (their purposes, and the purposes of trackers
+    they run) and from every advertising tracker.
+    """
+    found: set[str] = set()
+    selling = {k for k, r in manifest.recipients.items() if r.sale or r.sharing}
+    for key in selling:
+        found.update(manifest.recipients[key].purposes)
+    for tracker in manifest.trackers:
+        if tracker.category == "advertising" or tracker.recipient in selling:
+            found.update(tracker.purposes)
+    return frozenset(found)
+
+
+def consent_tables(manifest: Manifest) -> ConsentTables:
+    """The decision tables of `manifest`, built once per manifest digest."""
+    key = manifest.digest
+    if key:
+        cached = _TABLES.get(key)
+        if cached is not None:
+            return cached
+    else:  # a manifest built in code, never loaded: cache by identity
+        pair = _TABLES_BY_ID.get(id(manifest))
+        if pair is not None and pair[0] is manifest:
+            return pair[1]
+    sharing = sale_or_sharing_purposes(manifest)
+    rules = {
+        name: PurposeRule(
+            legal_basis=purpose.legal_basis,
+            program=purpose.program,
+            program_on_by_default={
+                j: programme_default(manifest, purpose.program, j)
+                for j in (*manifest.jurisdictions, "global")
+            }
+            if purpose.program
+            else {},
+            sale_or_sharing=name in sharing,
+        )
+        for name, purpose in manifest.purposes.items()
+    }
+    honour = manifest.signals.global_privacy_control == "honour"
+    gpc = frozenset(
+        j
+        for j in (*manifest.jurisdictions, "us-ca")
+        if honour and "opt_out_sale_sharing" in manifest.rights_in(j)
+    )
+    by_category: dict[str, dict[str, None]] = {}
+    for tracker in manifest.trackers:
+        by_category.setdefault(tracker.category, {}).update(dict.fromkeys(tracker.purposes))
+    tables = ConsentTables(
+        rules=rules,
+        gpc_jurisdictions=gpc,
+        category_purposes={c: tuple(p) for c, p in by_category.items()},
+        sale_or_sharing=sharing,
+    )
+    if key:
+        if len(_TABLES) > 16:
+            _TABLES.clear()
+        _TABLES[key] = tables
+    else:
+        _TABLES_BY_ID[id(manifest)] = (manifest, tables)
+    return tables
+
+
+def decide(manifest: Manifest, purpose: str, state: SubjectState) -> Decision:
+    """May `purpose` run for the subject in `state` now?
+
+    In order: an unknown purpose never runs; a restriction stops everything but storage;
+    GPC opts out of sale and sharing where the law makes it an opt-out (us-ca); a purpose
+    tied to a programme needs participation (explicit, else the jurisdiction's default);
+    then the legal basis: consent needs a recorded yes, legitimate interests and public task
+    run unless the person objected (a recorded no counts as an objection, as for direct
+    marketing), the other bases run.
+    """
+    tables = consent_tables(manifest)
+    rule = tables.rules.get(purpose)
+    if rule is None:
+        return DENY_UNKNOWN
+    if state.restricted and ("*" in state.restricted or purpose in state.restricted):
+        return DENY_RESTRICTED
+    if state.gpc and rule.sale_or_sharing and state.jurisdiction in tables.gpc_jurisdictions:
+        return DENY_GPC
+    if rule.program is not None:
+        joined = state.programmes.get(rule.program)
+        if joined is None:
+            joined = rule.program_on_by_default.get(
+                state.jurisdiction, rule.program_on_by_default.get("global", False)
+            )
+        if not joined:
+            return DENY_PROGRAMME
+    basis = rule.legal_basis
+    if basis == "consent":
+        given = state.consents.get(purpose)
+        if given is None:
+            return DENY_NO_CONSENT
+        return ALLOW_CONSENT if given else DENY_WITHDRAWN
+    if basis in _OBJECTABLE and (
+        state.consents.get(purpose) is False
+        or (state.objected and ("*" in state.objected or purpose in state.objected))
+    ):
+        return DENY_OBJECTION
+    return _ALLOW_BASIS[basis]
+
+
+# --- routing of requests ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Where a request about a person goes: executed, forwarded to a controller, or by hand.
+
+    Processor systems are never executed (P-S14): the person is told whom to ask and the
+    controlling customer is told of the request.
+    """
+
+    executed: tuple[str, ...]
+    forwarded: tuple[str, ...]
+    manual: tuple[str, ...]
+
+    @property
+    def only_forwarded(self) -> bool:
+        return not self.executed and not self.manual and bool(self.forwarded)
+
+
+def route_request(manifest: Manifest) -> Routing:
+    """Split the manifest's systems by how a data subject request reaches them."""
+    executed, forwarded, manual = [], [], []
+    for key, system in manifest.systems.items():
+        if system.role == "processor":
+            forwarded.append(key)
+        elif manifest.datasets_of(key):
+            executed.append(key)
+        elif system.collects:
+            manual.append(key)
+    return Routing(tuple(executed), tuple(forwarded), tuple(manual))

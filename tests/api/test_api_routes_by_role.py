@@ -16,7 +16,14 @@ from pledge.api.auth import PERMISSION_KEY, PUBLIC_KEY
 from pledge.api.permissions import PERMISSIONS, ROLES
 
 #: Values for path parameters: an existing notice, a key id that does not exist.
-PATH_VALUES = {"notice_id": "general", "key_id": "aaaaaaaaaaaa"}
+PATH_VALUES = {
+    "notice_id": "general",
+    "key_id": "aaaaaaaaaaaa",
+    "request_id": "no-such-request",
+    "token": "x" * 20,
+    "subject": "me",
+    "programme": "ceip",
+}
 BODIES = {("post", "/v1/keys"): {"name": "made by the route walk", "role": "service"}}
 
 

@@ -172,7 +172,7 @@ def _privacy_html(pages: NoticePages, lang: str) -> str:
         rows.append(Markup("<li><strong>{}</strong><br>{}</li>").format(title, links))
     contact = org.contact.email
     reach = (
-        Markup('<p>Until then, write to <a href="mailto:{0}">{0}</a>.</p>').format(contact)
+        Markup('<p>Or write to <a href="mailto:{0}">{0}</a>.</p>').format(contact)
         if contact
         else Markup("")
     )
@@ -183,6 +183,7 @@ def _privacy_html(pages: NoticePages, lang: str) -> str:
             notices=Markup("\n").join(rows),
             reach=reach,
             index=ServedPage(lang, "index").href("index"),
+            choices=f"/privacy/choices?lang={lang}",
         )
     )
 
@@ -209,10 +210,13 @@ li {{ margin: 0.5rem 0; }}
 {notices}
 </ul>
 <p><a href="{index}">All notices</a></p>
+<h2>Your choices</h2>
+<p><a href="{choices}">Cookies, programmes and marketing: see and change your choices</a></p>
 <h2>Your rights</h2>
 <div class="note">
-<p>Asking for a copy of your data, a correction or an erasure from this page comes in the
-next release of this service.</p>
+<p>You may ask for a copy of your data, a correction or an erasure. A form on this page
+comes in the next release; until then requests are taken through the API
+(<code>POST /v1/requests</code>, see <a href="/docs">/docs</a>).</p>
 {reach}
 </div>
 </main>

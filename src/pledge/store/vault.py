@@ -115,6 +115,15 @@ class Vault:
             kind: _derive(index_secret, f"pledge/blind-index/v1/{kind}") for kind in IDENTITY_KINDS
         }
         self._audit_key = _derive(index_secret, "pledge/audit-identity/v1")
+        self._secret = index_secret
+
+    def derive_key(self, label: str) -> bytes:
+        """A 32-byte secret of this installation for `label` (HKDF, domain-separated).
+
+        Stable across processes and master-key rotations, like the blind index; services use
+        it for their own MACs (verification codes, unsubscribe links) instead of new key files.
+        """
+        return _derive(self._secret, f"pledge/service-key/v1/{label}")
 
     @classmethod
     def open(cls, store: Store) -> Vault:

@@ -16,6 +16,7 @@ from pledge.api.routes import (
     preferences,
     privacy,
     programs,
+    requests,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -26,6 +27,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     manifest.router,
     notices.router,
     privacy.router,
+    requests.router,
     consent.router,
     programs.router,
     preferences.router,

@@ -1,0 +1,248 @@
+"""Data subject requests: public intake, verification, status and download; staff actions.
+
+The public answers never say whether the person is known: intake answers the same for every
+address, and a bad id, token or code answers like any other bad one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from pledge.api.auth import actor, guard, public
+from pledge.api.problems import Problem
+from pledge.api.state import AppState, state_of
+from pledge.requests import package, service
+from pledge.requests.service import Filter, Intake
+
+router = APIRouter(prefix="/v1/requests", tags=["requests"])
+_ID = Path(min_length=1, max_length=36)
+
+
+class RequestIn(BaseModel):
+    kind: str = Field(max_length=32)
+    email: str = Field(max_length=320)
+    jurisdiction: str | None = Field(None, max_length=16)
+    country: str | None = Field(None, min_length=2, max_length=2)
+    region: str | None = Field(None, max_length=8)
+    language: str | None = Field(None, max_length=35)
+    details: str | None = Field(None, max_length=5000)
+    corrections: dict[str, str] = Field(default_factory=dict, max_length=50)
+    identities: dict[str, str] = Field(default_factory=dict, max_length=4)
+    purposes: list[str] = Field(default_factory=list, max_length=50)
+
+
+class StaffRequestIn(RequestIn):
+    verified: bool = False
+
+
+class Submitted(BaseModel):
+    id: str
+    reference: str
+    token: str
+    state: str
+    due_at: datetime
+
+
+class CodeIn(BaseModel):
+    code: str = Field(min_length=1, max_length=32)
+
+
+class ReasonsIn(BaseModel):
+    reasons: list[str] = Field(min_length=1, max_length=20)
+
+
+def _ready(request: Request) -> AppState:
+    """The app state, with the vault opened outside any transaction (it may write once)."""
+    state = state_of(request)
+    state.store.vault  # noqa: B018
+    return state
+
+
+def _intake(body: RequestIn, channel: str) -> Intake:
+    return Intake(
+        kind=body.kind,
+        email=body.email,
+        jurisdiction=body.jurisdiction,
+        country=body.country,
+        region=body.region,
+        language=body.language,
+        details=body.details,
+        corrections=body.corrections,
+        identities=body.identities,
+        purposes=tuple(body.purposes),
+        channel=channel,
+    )
+
+
+def _submit(request: Request, intake: Intake, who: str, verified: bool) -> Submitted:
+    state = _ready(request)
+    with state.store.transaction() as session:
+        done = service.submit(
+            session,
+            state.holder.manifest,
+            intake,
+            actor=who,
+            public_url=state.settings.public_url,
+            verified=verified,
+        )
+    return Submitted(**done.__dict__)
+
+
+@router.post(
+    "",
+    response_model=Submitted,
+    status_code=202,
+    summary="Ask for access, a copy, a correction, erasure, restriction, objection or opt-out",
+    **public(),
+)
+def submit(request: Request, body: RequestIn) -> Submitted:
+    return _submit(request, _intake(body, "web"), "subject", False)
+
+
+@router.post("/{request_id}/verify", summary="Verify with the mailed code", **public())
+def verify(request: Request, request_id: Annotated[str, _ID], body: CodeIn) -> dict[str, Any]:
+    state = _ready(request)
+    with state.store.transaction() as session:
+        result = service.verify(session, state.holder.manifest, request_id, body.code)
+    if result.outcome != "ok":
+        raise Problem(
+            400 if result.outcome != "locked" else 429,
+            "Not verified",
+            "The code is wrong, expired or used up; ask for a new one or try again later.",
+            outcome=result.outcome if result.outcome != "missing" else "wrong",
+        )
+    return {"verified": True}
+
+
+@router.get("/{request_id}/status", summary="The status, with the request's token", **public())
+def status(
+    request: Request,
+    request_id: Annotated[str, _ID],
+    token: Annotated[str, Query(min_length=10, max_length=100)],
+) -> dict[str, Any]:
+    with state_of(request).store.reader() as session:
+        req = service.by_token(session, request_id, token)
+        return service.describe(req)
+
+
+@router.get(
+    "/download/{token}",
+    response_class=Response,
+    summary="Download an access package (single use, expires)",
+    **public(),
+)
+def download(
+    request: Request, token: Annotated[str, Path(min_length=10, max_length=100)]
+) -> Response:
+    try:
+        with _ready(request).store.transaction() as session:
+            req, content = package.redeem(session, token)
+    except package.DownloadRefused as exc:
+        raise Problem(404, "Not found", str(exc)) from exc
+    return _zip(req.reference, content)
+
+
+def _zip(reference: str, content: bytes) -> Response:
+    return Response(
+        content,
+        media_type="application/zip",
+        headers={
+            "Content-Disposition": f'attachment; filename="{reference}.zip"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+# --- staff --------------------------------------------------------------------------------
+
+
+@router.post(
+    "/staff",
+    response_model=Submitted,
+    status_code=201,
+    summary="Enter a request received by post or phone (verified: attested by the caller)",
+    **guard("requests:submit"),
+)
+def staff_submit(request: Request, body: StaffRequestIn) -> Submitted:
+    return _submit(request, _intake(body, "staff"), actor(request), body.verified)
+
+
+@router.get("", summary="List and filter requests", **guard("requests:read"))
+def list_requests(
+    request: Request,
+    state: Annotated[str | None, Query(max_length=20)] = None,
+    kind: Annotated[str | None, Query(max_length=32)] = None,
+    sla: Annotated[str | None, Query(max_length=10)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[dict[str, Any]]:
+    with state_of(request).store.reader() as session:
+        rows = service.list_requests(session, Filter(state, kind, sla, limit))
+        return [service.describe(r) for r in rows]
+
+
+@router.get("/{request_id}", summary="One request with every step", **guard("requests:read"))
+def show(request: Request, request_id: Annotated[str, _ID]) -> dict[str, Any]:
+    with state_of(request).store.reader() as session:
+        req = service.get(session, request_id)
+        steps = [
+            {
+                "name": s.name,
+                "state": s.state,
+                "detail": s.detail,
+                "started_at": s.started_at,
+                "finished_at": s.finished_at,
+            }
+            for s in service.steps_of(session, req.id)
+        ]
+        return {**service.describe(req), "result": req.result, "notes": req.notes, "steps": steps}
+
+
+@router.post("/{request_id}/approve", summary="Approve", **guard("requests:manage"))
+def approve(request: Request, request_id: Annotated[str, _ID]) -> dict[str, Any]:
+    with state_of(request).store.transaction() as session:
+        return service.describe(service.approve(session, request_id, actor=actor(request)))
+
+
+@router.post("/{request_id}/retry", summary="Retry a failed request", **guard("requests:manage"))
+def retry(request: Request, request_id: Annotated[str, _ID]) -> dict[str, Any]:
+    with state_of(request).store.transaction() as session:
+        return service.describe(service.retry(session, request_id, actor=actor(request)))
+
+
+@router.post("/{request_id}/deny", summary="Deny with reasons", **guard("requests:manage"))
+def deny(request: Request, request_id: Annotated[str, _ID], body: ReasonsIn) -> dict[str, Any]:
+    state = _ready(request)
+    with state.store.transaction() as session:
+        req = service.deny(
+            session, state.holder.manifest, request_id, body.reasons, actor=actor(request)
+        )
+        return service.describe(req)
+
+
+@router.post("/{request_id}/extend", summary="Extend with reasons", **guard("requests:manage"))
+def extend(request: Request, request_id: Annotated[str, _ID], body: ReasonsIn) -> dict[str, Any]:
+    state = _ready(request)
+    with state.store.transaction() as session:
+        req = service.extend(
+            session, state.holder.manifest, request_id, body.reasons, actor=actor(request)
+        )
+        return service.describe(req)
+
+
+@router.get(
+    "/{request_id}/package",
+    response_class=Response,
+    summary="Download a request's package as staff",
+    **guard("requests:manage"),
+)
+def staff_package(request: Request, request_id: Annotated[str, _ID]) -> Response:
+    try:
+        with _ready(request).store.reader() as session:
+            req, content = package.open_package(session, request_id)
+    except package.DownloadRefused as exc:
+        raise Problem(404, "Not found", str(exc)) from exc
+    return _zip(req.reference, content)

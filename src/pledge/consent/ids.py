@@ -1,0 +1,54 @@
+"""Time-ordered record ids (UUIDv7, RFC 9562) and the proof fields kept instead of raw data."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import threading
+import time
+import uuid
+
+_lock = threading.Lock()
+_last = 0
+
+
+def uuid7() -> str:
+    """A UUIDv7: 48-bit Unix milliseconds then random bits, strictly increasing per process.
+
+    Sorting the text sorts by time, so the log reads in order without a separate sequence;
+    two ids in the same millisecond still sort in the order they were made.
+    """
+    global _last
+    with _lock:
+        value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+        if value <= _last:
+            value = _last + 1
+        _last = value
+    value &= ~(0xF << 76)
+    value |= 0x7 << 76  # version 7
+    value &= ~(0x3 << 62)
+    value |= 0x2 << 62  # RFC 9562 variant
+    return str(uuid.UUID(int=value))
+
+
+def truncate_ip(address: str | None) -> str | None:
+    """The network, not the host: IPv4 /24, IPv6 /48 — enough to show where a choice came
+    from (and spot a flood of forged ones) without keeping the visitor's address."""
+    if not address:
+        return None
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+def hash_user_agent(user_agent: str | None) -> str | None:
+    """SHA-256 of the User-Agent: matches a browser later without storing its fingerprint."""
+    if not user_agent:
+        return None
+    return hashlib.sha256(user_agent.encode("utf-8", "replace")).hexdigest()

@@ -1,0 +1,477 @@
+"""Jobs that execute requests (found by the worker as `pledge.requests.handlers`).
+
+`requests.execute` runs one request to its end: access and portability build the package,
+erasure runs the engine's plan step by step with a checkpoint after each (so a killed worker
+resumes after the last finished step and never repeats an erasure), rectification applies the
+corrections, restriction, objection and sale/sharing opt-out set flags. Processor systems are
+never touched: the person is told whom to ask, the controlling customer is told of the request.
+`requests.purge` deletes a request that was never verified.
+
+A failure the job cannot get past (a plan that does not fit the stores, verification that
+finds data left) marks the request `failed`, with the step and counts, for staff to retry.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from pledge.consent.limits import set_limit
+from pledge.consent.tables import LIMIT_KINDS
+from pledge.errors import ConfigError
+from pledge.manifest.load import load_manifest
+from pledge.manifest.model import Manifest
+from pledge.policy import route_request
+from pledge.requests import flags, package
+from pledge.requests.engine import Engine
+from pledge.requests.model import DataRequest, RequestPackage, RequestStep
+from pledge.requests.report import ErasureReport, ErasureState
+from pledge.requests.service import (
+    EXECUTE_JOB,
+    PURGE_JOB,
+    Private,
+    mail,
+    private_of,
+    transition,
+)
+from pledge.requests.verification import installation_key
+from pledge.store import audit
+from pledge.store.db import Store, store_of
+from pledge.store.jobs import JobContext, handler
+from pledge.store.tables import utcnow
+
+log = logging.getLogger("pledge.requests.jobs")
+
+#: Attempts of one execution job before the request is marked failed.
+ATTEMPTS = 3
+_STATE_AAD = b"pledge/erasure-state/v1"
+_manifests: dict[tuple[str, float], Manifest] = {}
+
+#: Finds a processor system's controlling customer's privacy contacts for the identities;
+#: replaceable (tests, other resolvers). Default: `pledge.requests.forwarding.contacts`.
+ContactResolver = Callable[[Manifest, str, Mapping[str, list[str]]], list[str]]
+
+
+def manifest_of(store: Store) -> Manifest:
+    """The manifest the installation serves (PLEDGE_MANIFEST), reloaded when it changes."""
+    path = store.settings.manifest
+    if path is None:
+        raise ConfigError("PLEDGE_MANIFEST is not set: the worker cannot execute requests")
+    resolved = Path(path).resolve()
+    key = (str(resolved), resolved.stat().st_mtime)
+    if key not in _manifests:
+        _manifests.clear()
+        _manifests[key] = load_manifest(resolved)
+    return _manifests[key]
+
+
+def open_engine(session: Session, manifest: Manifest) -> Engine:
+    return Engine.open(manifest, os.environ, masking_key=installation_key(session, "masking"))
+
+
+# --- steps ---------------------------------------------------------------------------------
+
+
+def _step(
+    session: Session,
+    req: DataRequest,
+    position: int,
+    name: str,
+    state: str,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    """Record a step's state (one row per request and step name)."""
+    row = session.execute(
+        select(RequestStep).where(RequestStep.request_id == req.id, RequestStep.name == name)
+    ).scalar_one_or_none()
+    now = utcnow()
+    if row is None:
+        row = RequestStep(request_id=req.id, position=position, name=name, started_at=now)
+        session.add(row)
+    row.state = state
+    row.detail = dict(detail) if detail is not None else row.detail
+    if state in ("done", "failed", "skipped"):
+        row.finished_at = now
+    session.flush()
+
+
+# --- the job -------------------------------------------------------------------------------
+
+
+@handler(EXECUTE_JOB, backoff_base=5.0)
+def execute(ctx: JobContext) -> None:
+    session = ctx.session
+    req = session.get(DataRequest, ctx.payload["request_id"], populate_existing=True)
+    if req is None or req.state != "in_progress":
+        return  # purged, denied or finished meanwhile: nothing to do
+    manifest = manifest_of(ctx.store)
+    try:
+        _run(ctx, manifest, req)
+    except Exception as exc:
+        if ctx.attempt < ATTEMPTS:
+            raise
+        session.rollback()
+        req = session.get(DataRequest, ctx.payload["request_id"], populate_existing=True)
+        if req is None or req.state != "in_progress":
+            return
+        log.warning("request %s failed for good: %s", req.reference, type(exc).__name__)
+        _fail(session, req, {"error": type(exc).__name__})
+
+
+def _run(ctx: JobContext, manifest: Manifest, req: DataRequest) -> None:
+    session = ctx.session
+    private = private_of(session, req)
+    routing = route_request(manifest)
+    if routing.only_forwarded:
+        _forward(session, manifest, req, private, routing.forwarded)
+        transition(session, req, "forwarded", actor="system")
+        return
+    if req.kind in ("access", "portability"):
+        _access(session, manifest, req, private)
+    elif req.kind == "erasure":
+        _erasure(ctx, manifest, req, private)  # completes (and shreds) itself
+        return
+    elif req.kind == "rectification":
+        _rectify(session, manifest, req, private)
+    else:
+        _flag(session, manifest, req, private)
+    if req.state == "failed":
+        return
+    _forward(session, manifest, req, private, routing.forwarded)
+    transition(session, req, "completed", actor="system", details=_summary(req))
+
+
+def _summary(req: DataRequest) -> dict[str, Any]:
+    result = req.result or {}
+    return {k: result[k] for k in ("rows", "collections", "fields_changed") if k in result}
+
+
+def _fail(session: Session, req: DataRequest, detail: Mapping[str, Any]) -> None:
+    req.result = {**(req.result or {}), "failure": dict(detail)}
+    transition(session, req, "failed", actor="system", details=dict(detail))
+
+
+# --- access and portability ----------------------------------------------------------------
+
+
+def _access(session: Session, manifest: Manifest, req: DataRequest, private: Private) -> None:
+    engine = open_engine(session, manifest)
+    try:
+        _step(session, req, 1, "read", "running")
+        result = engine.access(private.identity_map())
+    finally:
+        engine.close()
+    rows = sum(len(c.rows) for c in result.collections)
+    _step(session, req, 1, "read", "done", {"collections": len(result.collections), "rows": rows})
+    now = utcnow()
+    content = package.build(
+        manifest,
+        result,
+        reference=req.reference,
+        lang=req.language,
+        jurisdiction=req.jurisdiction,
+        created=now,
+    )
+    token = package.store(session, req, content, now)
+    _step(session, req, 2, "package", "done", {"bytes": len(content)})
+    req.result = {
+        "rows": rows,
+        "collections": {c.node: len(c.rows) for c in result.collections},
+        "manual": list(result.manual),
+    }
+    public_url = store_of(session).settings.public_url
+    mail(
+        session,
+        manifest,
+        req,
+        "completed",
+        private.email,
+        {
+            "reference": req.reference,
+            "request_kind": req.kind,
+            "download_url": package.download_url(public_url, token),
+            "download_expires": now + package.LINK_TTL,
+        },
+    )
+    _step(session, req, 3, "notify", "done")
+
+
+# --- erasure -------------------------------------------------------------------------------
+
+
+def _seal_state(session: Session, req: DataRequest, state: ErasureState) -> str:
+    vault = store_of(session).vault
+    data = json.dumps(state.to_json(), separators=(",", ":")).encode()
+    sealed = vault.encrypt_for(session, req.subject_id, data, _STATE_AAD + req.id.encode())
+    return base64.b64encode(sealed).decode("ascii")
+
+
+def _open_state(session: Session, req: DataRequest, text: str) -> ErasureState:
+    vault = store_of(session).vault
+    raw = vault.decrypt_for(
+        session, req.subject_id, base64.b64decode(text), _STATE_AAD + req.id.encode()
+    )
+    return ErasureState.from_json(json.loads(raw))
+
+
+def _erasure(ctx: JobContext, manifest: Manifest, req: DataRequest, private: Private) -> None:
+    """Collect, erase collection by collection, verify; each step checkpointed with its state.
+
+    The state holds identities and row keys, so it is checkpointed sealed with the subject's
+    key. A step repeated after a crash (done in the store, not yet checkpointed) finds nothing
+    left to change: the engine masks only values still as collected and deletes only rows
+    still there.
+    """
+    session = ctx.session
+    engine = open_engine(session, manifest)
+    try:
+        plan = engine.erasure_plan()
+        progress = ctx.progress or {}
+        sealed = progress.get("state")
+        state = (
+            _open_state(session, req, sealed) if sealed else engine.start(private.identity_map())
+        )
+        for position, step in enumerate(plan.steps, start=1):
+            if step.id in state.done:
+                continue
+            state = engine.run_step(step, state)
+            _step(session, req, position, step.id, "done", _step_detail(step.node, state))
+            ctx.checkpoint({"state": _seal_state(session, req, state), "step": step.id})
+        report = engine.report(state)
+    finally:
+        engine.close()
+    req.result = {"erasure": report.to_json(), "fields_changed": _changed(report)}
+    if report.status != "completed":
+        _fail(session, req, {"left": {c.collection: c.left_rows for c in report.left}})
+        return
+    _finish_erasure(session, manifest, req, private, report, len(plan.steps) + 1)
+
+
+def _step_detail(node: str | None, state: ErasureState) -> dict[str, Any]:
+    if node is None:
+        return {"status": state.status}
+    return {"node": node, **state.outcomes.get(node, {})}
+
+
+def _changed(report: ErasureReport) -> int:
+    return sum(c.fields_changed for c in report.collections)
+
+
+def _finish_erasure(
+    session: Session,
+    manifest: Manifest,
+    req: DataRequest,
+    private: Private,
+    report: ErasureReport,
+    position: int,
+) -> None:
+    """Completed: queue the confirmation in clear (the key is about to go), then shred.
+
+    The referral mails to the person are queued before, also in clear, for the same reason.
+    """
+    routing = route_request(manifest)
+    _forward(session, manifest, req, private, routing.forwarded, sealed=False)
+    notes = [
+        f"{c.system}/{c.collection}: " + ", ".join(c.kept_fields)
+        for c in report.collections
+        if c.kept_fields and c.rows_found
+    ]
+    context: dict[str, Any] = {"reference": req.reference, "request_kind": req.kind}
+    if notes:
+        context["notes"] = notes
+    mail(session, manifest, req, "completed", private.email, context, sealed=False)
+    transition(
+        session,
+        req,
+        "completed",
+        actor="system",
+        details={
+            "fields_changed": _changed(report),
+            "collections": len(report.collections),
+        },
+    )
+    session.execute(delete(RequestPackage).where(RequestPackage.subject_id == req.subject_id))
+    store_of(session).vault.shred(
+        session, req.subject_id, "system", f"erasure request {req.reference}"
+    )
+    _step(session, req, position, "shred", "done")
+
+
+# --- rectification, restriction, objection, opt-out ---------------------------------------
+
+
+def _rectify(session: Session, manifest: Manifest, req: DataRequest, private: Private) -> None:
+    engine = open_engine(session, manifest)
+    try:
+        report = engine.rectify(private.identity_map(), private.corrections)
+    finally:
+        engine.close()
+    changed = sum(c.fields_changed for c in report.collections)
+    req.result = {"rectification": report.to_json(), "fields_changed": changed}
+    _step(session, req, 1, "rectify", "done", {"fields_changed": changed})
+    mail(
+        session,
+        manifest,
+        req,
+        "completed",
+        private.email,
+        {
+            "reference": req.reference,
+            "request_kind": req.kind,
+        },
+    )
+
+
+def _flag(session: Session, manifest: Manifest, req: DataRequest, private: Private) -> None:
+    if req.kind == "opt_out_sale_sharing":
+        purposes = [flags.SALE, flags.SHARING]
+    else:
+        purposes = [p for p in private.purposes if p] or [flags.ALL_PURPOSES]
+    added = flags.record(session, req.subject_id, req.kind, purposes, req.id)
+    if req.kind in LIMIT_KINDS:
+        # The consent decisions the product asks read processing limits: record it there too.
+        for purpose in purposes:
+            set_limit(
+                session,
+                f"subject:{req.subject_id}",
+                req.kind,
+                purpose=None if purpose == flags.ALL_PURPOSES else purpose,
+                request_id=req.id,
+                actor="system",
+            )
+    audit.append(
+        session,
+        "system",
+        "subject.flagged",
+        "subject",
+        req.subject_id,
+        {
+            "kind": req.kind,
+            "purposes": sorted(purposes),
+            "request": req.id,
+        },
+    )
+    req.result = {"flags": sorted(purposes), "added": len(added)}
+    _step(session, req, 1, "flag", "done", {"purposes": sorted(purposes)})
+    mail(
+        session,
+        manifest,
+        req,
+        "completed",
+        private.email,
+        {
+            "reference": req.reference,
+            "request_kind": req.kind,
+        },
+    )
+
+
+# --- processor systems (P-S14) ------------------------------------------------------------
+
+
+def _forward(
+    session: Session,
+    manifest: Manifest,
+    req: DataRequest,
+    private: Private,
+    systems: tuple[str, ...],
+    *,
+    sealed: bool = True,
+) -> None:
+    """Tell the person whom to ask, and each controlling customer found, the reference."""
+    from pledge.requests import forwarding
+
+    forwarded = []
+    for key in systems:
+        system = manifest.systems[key]
+        controller = system.controller
+        context: dict[str, Any] = {"reference": req.reference, "request_kind": req.kind}
+        if controller is not None:
+            context["controller"] = manifest.text(controller.name, req.language)
+        mail(
+            session,
+            manifest,
+            req,
+            f"referred:{key}",
+            private.email,
+            context,
+            kind="request_referred",
+            sealed=sealed,
+        )
+        contacts = forwarding.resolver(manifest, key, private.identity_map())
+        for n, contact in enumerate(contacts):
+            mail(
+                session,
+                manifest,
+                req,
+                f"forwarded:{key}:{n}",
+                contact,
+                {
+                    "reference": req.reference,
+                    "request_kind": req.kind,
+                    "system": manifest.text(system.name, req.language),
+                    "received": req.received_at,
+                },
+                kind="request_forwarded",
+                sealed=False,
+            )
+        forwarded.append({"system": key, "contacts_told": len(contacts)})
+        audit.append(
+            session,
+            "system",
+            "request.forwarded_to_controller",
+            "request",
+            req.id,
+            {
+                "system": key,
+                "contacts_told": len(contacts),
+            },
+        )
+    if forwarded:
+        req.result = {**(req.result or {}), "forwarded": forwarded}
+
+
+# --- purge ---------------------------------------------------------------------------------
+
+
+@handler(PURGE_JOB)
+def purge(ctx: JobContext) -> None:
+    """Delete a request never verified; shred a subject it alone created."""
+    session = ctx.session
+    req = session.get(DataRequest, ctx.payload["request_id"], populate_existing=True)
+    if req is None or req.state != "unverified":
+        return
+    purge_request(session, req, utcnow())
+
+
+def purge_request(session: Session, req: DataRequest, now: datetime) -> None:
+    subject_id, created, reference = req.subject_id, req.subject_created, req.reference
+    audit.append(
+        session,
+        "system",
+        "request.purged",
+        "request",
+        req.id,
+        {
+            "reference": reference,
+            "received": req.received_at.isoformat(),
+        },
+    )
+    session.delete(req)
+    session.flush()
+    others = session.execute(
+        select(func.count()).select_from(DataRequest).where(DataRequest.subject_id == subject_id)
+    ).scalar_one()
+    if created and not others:
+        store_of(session).vault.shred(
+            session, subject_id, "system", f"unverified request {reference} purged"
+        )

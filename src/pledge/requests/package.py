@@ -1,0 +1,247 @@
+"""The access and portability package: the person's data and the GDPR Art. 15 facts about it.
+
+A zip with `index.html` (readable, in the person's language, data by system and collection),
+`data.json` (machine-readable, for portability: the data and the facts) and one CSV per
+collection. The facts come from the manifest per system: purposes with their legal bases,
+categories, recipients, transfers outside the EEA with their safeguard, retention, source and
+the rights the person has. The zip is sealed with the subject's vault key before it is stored
+and opened only for a download, so erasure (which shreds the key) destroys it too.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+import secrets
+import zipfile
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from pledge.manifest.jurisdictions import EEA
+from pledge.manifest.model import Manifest
+from pledge.policy import rights_offered
+from pledge.requests.model import DataRequest, RequestPackage
+from pledge.requests.render import gettext, render
+from pledge.requests.report import AccessResult, json_value
+from pledge.store.db import store_of
+from pledge.store.tables import table, utcnow
+
+#: How long a download link works.
+LINK_TTL = timedelta(days=7)
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def system_facts(
+    manifest: Manifest, system_key: str, lang: str, jurisdiction: str
+) -> dict[str, Any]:
+    """The Art. 15 facts of one system, in `lang`, as plain JSON."""
+    system = manifest.systems[system_key]
+    purposes: dict[str, dict[str, Any]] = {}
+    categories: dict[str, str] = {}
+    sources: dict[str, str | None] = {}
+    for collect in system.collects:
+        for key in collect.purposes:
+            purpose = manifest.purposes.get(key)
+            basis = purpose.legal_basis if purpose is not None else None
+            purposes[key] = {
+                "purpose": key,
+                "name": manifest.purpose_name(key, lang),
+                "legal_basis": basis,
+                "legal_basis_name": gettext(lang, _BASES[basis]) if basis in _BASES else None,
+            }
+        for key in collect.categories:
+            entry = manifest.category(key)
+            categories[key] = entry.name.text(lang, "en") if entry is not None else key
+        detail = manifest.text(collect.source_detail, lang) or None
+        sources[collect.source] = detail
+    recipients = []
+    countries: dict[str, str | None] = {c: system.safeguard for c in system.locations}
+    for key, recipient in manifest.recipients_of(system_key):
+        recipients.append(
+            {
+                "recipient": key,
+                "name": manifest.text(recipient.name, lang),
+                "kind": recipient.kind,
+                "countries": list(recipient.countries),
+            }
+        )
+        for country in recipient.countries:
+            countries.setdefault(country, recipient.safeguard)
+    transfers = [
+        {"country": c, "safeguard": s} for c, s in sorted(countries.items()) if c not in EEA
+    ]
+    rule = manifest.retention_for(system_key)
+    retention = None
+    if rule is not None:
+        retention = {
+            "keep": str(rule.keep),
+            "after": rule.after,
+            "then": rule.then,
+            "reason": manifest.text(rule.reason, lang) or None,
+            "legal_hold": rule.legal_hold,
+        }
+    return {
+        "system": system_key,
+        "name": manifest.text(system.name, lang),
+        "role": system.role,
+        "purposes": list(purposes.values()),
+        "categories": [{"category": k, "name": v} for k, v in categories.items()],
+        "recipients": recipients,
+        "transfers": transfers,
+        "retention": retention,
+        "sources": [{"source": k, "detail": v} for k, v in sources.items()],
+        "rights": sorted(rights_offered(manifest, jurisdiction)),
+    }
+
+
+_BASES = {
+    "consent": "Consent",
+    "contract": "Performance of a contract",
+    "legal_obligation": "Legal obligation",
+    "vital_interests": "Vital interests",
+    "public_task": "Public task",
+    "legitimate_interests": "Legitimate interests",
+}
+
+
+def authority_facts(manifest: Manifest, lang: str) -> dict[str, Any] | None:
+    authority = manifest.organization.supervisory_authority
+    if authority is None:
+        return None
+    return {"name": manifest.text(authority.name, lang), "url": authority.url}
+
+
+def build(
+    manifest: Manifest,
+    result: AccessResult,
+    *,
+    reference: str,
+    lang: str,
+    jurisdiction: str,
+    created: datetime,
+) -> bytes:
+    """The zip's bytes; deterministic for the same input (fixed entry times, sorted keys)."""
+    by_system = result.by_system()
+    facts = [system_facts(manifest, s, lang, jurisdiction) for s in by_system]
+    data = {
+        "reference": reference,
+        "created": created.isoformat(),
+        "organization": manifest.organization.name,
+        "language": lang,
+        "jurisdiction": jurisdiction,
+        "systems": [
+            {
+                **fact,
+                "collections": [c.to_json() for c in by_system[fact["system"]]],
+            }
+            for fact in facts
+        ],
+        "forwarded": [{"system": f.system, "controller": f.controller} for f in result.forwarded],
+        "supervisory_authority": authority_facts(manifest, lang),
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        _add(archive, "data.json", json.dumps(data, indent=2, ensure_ascii=False, sort_keys=True))
+        csv_names = {}
+        for collection in result.collections:
+            name = f"csv/{_SAFE.sub('_', collection.system)}__{_SAFE.sub('_', collection.node)}.csv"
+            csv_names[(collection.system, collection.node)] = name
+            _add(archive, name, _csv(collection.fields, collection.records()))
+        index = render(
+            "requests/package.html",
+            lang,
+            data=data,
+            csv_names={f"{s}:{n}": v for (s, n), v in csv_names.items()},
+        )
+        _add(archive, "index.html", index)
+    return out.getvalue()
+
+
+def _add(archive: zipfile.ZipFile, name: str, text: str) -> None:
+    info = zipfile.ZipInfo(name, _ZIP_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    archive.writestr(info, text.encode("utf-8"))
+
+
+def _csv(fields: tuple[str, ...], records: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(fields)
+    for record in records:
+        writer.writerow(["" if (v := json_value(record[f])) is None else v for f in fields])
+    return buffer.getvalue()
+
+
+# --- storage and download -----------------------------------------------------------------
+
+
+def _aad(request_id: str) -> bytes:
+    return b"pledge/package/v1\x00" + request_id.encode()
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def store(session: Session, req: DataRequest, content: bytes, now: datetime | None = None) -> str:
+    """Seal and store the package (replacing an earlier one); returns a new download token."""
+    now = now or utcnow()
+    vault = store_of(session).vault
+    token = secrets.token_urlsafe(32)
+    sealed = vault.encrypt_for(session, req.subject_id, content, _aad(req.id))
+    row = session.get(RequestPackage, req.id)
+    if row is None:
+        row = RequestPackage(request_id=req.id, subject_id=req.subject_id)
+        session.add(row)
+    row.sealed = sealed
+    row.size = len(content)
+    row.token_hash = _digest(token)
+    row.created_at = now
+    row.expires_at = now + LINK_TTL
+    row.downloaded_at = None
+    session.flush()
+    return token
+
+
+class DownloadRefused(Exception):
+    """The link is unknown, used or expired: one answer for all three."""
+
+
+def redeem(session: Session, token: str, now: datetime | None = None) -> tuple[DataRequest, bytes]:
+    """Open the package of a download token, once: the link is spent in this transaction."""
+    now = now or utcnow()
+    t = table(RequestPackage)
+    spent = session.execute(
+        update(t)
+        .where(
+            t.c.token_hash == _digest(token),
+            t.c.downloaded_at.is_(None),
+            t.c.expires_at > now,
+        )
+        .values(downloaded_at=now)
+        .returning(t.c.request_id)
+    ).first()
+    if spent is None:
+        raise DownloadRefused("this download link is unknown, used or expired")
+    return open_package(session, str(spent[0]))
+
+
+def open_package(session: Session, request_id: str) -> tuple[DataRequest, bytes]:
+    """The request and its package's bytes (staff downloads, and `redeem`)."""
+    row = session.get(RequestPackage, request_id, populate_existing=True)
+    req = session.get(DataRequest, request_id)
+    if row is None or req is None:
+        raise DownloadRefused("this request has no package")
+    vault = store_of(session).vault
+    return req, vault.decrypt_for(session, row.subject_id, row.sealed, _aad(request_id))
+
+
+def download_url(public_url: str, token: str) -> str:
+    return f"{public_url.rstrip('/')}/v1/requests/download/{token}"

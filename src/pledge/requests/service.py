@@ -1,0 +1,659 @@
+"""The request workflow: intake, verification, the state machine, staff actions and deadlines.
+
+Faces (API, privacy centre, CLI) call these functions inside `store.transaction()`; every
+state change writes its audit event and queues its mail in that same transaction, so a change,
+its evidence and the message announcing it exist together or not at all. Execution itself
+runs as a job (`pledge.requests.handlers`).
+
+Intake answers the same for every address: a subject is found or created, a code is mailed,
+and the reply holds only the new request's id, reference and status token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pledge.errors import NotFoundError, PledgeError
+from pledge.mail import OrgContact, send_later
+from pledge.manifest.model import Manifest
+from pledge.policy import (
+    applicable_jurisdiction,
+    deadline_for,
+    jurisdiction_for_country,
+    rights_offered,
+    sla_state,
+)
+from pledge.requests import verification
+from pledge.requests.model import REQUEST_KINDS, DataRequest, RequestStep
+from pledge.store import audit
+from pledge.store.db import store_of
+from pledge.store.jobs import enqueue
+from pledge.store.tables import utcnow
+
+EXECUTE_JOB = "requests.execute"
+PURGE_JOB = "requests.purge"
+#: Unverified requests are deleted this long after they arrived.
+UNVERIFIED_TTL_DAYS = 7
+TERMINAL = frozenset({"completed", "denied", "forwarded"})
+TRANSITIONS: Mapping[str, frozenset[str]] = {
+    "unverified": frozenset({"verified", "denied"}),
+    "verified": frozenset({"awaiting_approval", "in_progress", "denied", "forwarded"}),
+    "awaiting_approval": frozenset({"in_progress", "denied"}),
+    "in_progress": frozenset({"completed", "failed", "forwarded", "denied"}),
+    "failed": frozenset({"in_progress", "denied"}),
+}
+_REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+class RequestError(PledgeError):
+    """A request cannot be made or changed as asked (not offered, wrong state, bad input)."""
+
+
+class TransitionError(RequestError):
+    """The state machine forbids this change (e.g. approving a completed request)."""
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What a person (or staff on their behalf) asks for."""
+
+    kind: str
+    email: str
+    jurisdiction: str | None = None
+    country: str | None = None
+    region: str | None = None
+    language: str | None = None
+    details: str | None = None
+    corrections: Mapping[str, str] = field(default_factory=dict)
+    identities: Mapping[str, str] = field(default_factory=dict)
+    purposes: Sequence[str] = ()
+    channel: str = "web"
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """The answer to an intake: the same shape for known and unknown people."""
+
+    id: str
+    reference: str
+    token: str
+    state: str
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class Private:
+    """The sealed part of a request: what only the subject's key may open."""
+
+    email: str
+    details: str | None
+    corrections: dict[str, str]
+    identities: dict[str, str]
+    purposes: list[str]
+
+    def identity_map(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {"email": [self.email]}
+        for kind, value in self.identities.items():
+            found.setdefault(kind, []).append(value)
+        return found
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _reference() -> str:
+    body = "".join(secrets.choice(_REF_ALPHABET) for _ in range(8))
+    return f"R-{body[:4]}-{body[4:]}"
+
+
+def _aad(request_id: str) -> bytes:
+    return b"pledge/request/v1\x00" + request_id.encode()
+
+
+def private_of(session: Session, req: DataRequest) -> Private:
+    """Open the sealed part (ShreddedError once the subject was shredded)."""
+    vault = store_of(session).vault
+    data = json.loads(vault.decrypt_for(session, req.subject_id, req.sealed, _aad(req.id)))
+    return Private(
+        data["email"],
+        data.get("details"),
+        dict(data.get("corrections", {})),
+        dict(data.get("identities", {})),
+        list(data.get("purposes", [])),
+    )
+
+
+def status_url(public_url: str, req: DataRequest, token: str) -> str:
+    return f"{public_url.rstrip('/')}/privacy/requests/{req.id}?token={token}"
+
+
+# --- intake ---------------------------------------------------------------------------------
+
+
+def resolve_jurisdiction(manifest: Manifest, intake: Intake) -> str:
+    """The manifest's jurisdiction for the person: asked one, else from the country."""
+    asked = intake.jurisdiction
+    if not asked and intake.country:
+        asked = jurisdiction_for_country(intake.country, intake.region)
+    return applicable_jurisdiction(manifest, asked or "global")
+
+
+def offered_kinds(manifest: Manifest, jurisdiction: str) -> list[str]:
+    """The request kinds this workflow runs that the manifest offers under `jurisdiction`."""
+    offered = rights_offered(manifest, jurisdiction)
+    return [k for k in REQUEST_KINDS if k in offered]
+
+
+def submit(
+    session: Session,
+    manifest: Manifest,
+    intake: Intake,
+    *,
+    actor: str,
+    public_url: str,
+    verified: bool = False,
+    now: datetime | None = None,
+) -> Submitted:
+    """Record a request, mail its receipt (and code), and start it when no code is needed.
+
+    `verified=True` is staff attesting they verified the person themselves (post, phone):
+    recorded in the audit event under the staff member's name.
+    """
+    now = now or utcnow()
+    jurisdiction = resolve_jurisdiction(manifest, intake)
+    rights = rights_offered(manifest, jurisdiction)
+    config = rights.get(intake.kind)
+    if intake.kind not in REQUEST_KINDS or config is None:
+        offered = ", ".join(offered_kinds(manifest, jurisdiction)) or "none"
+        raise RequestError(
+            f"'{intake.kind}' is not offered under {jurisdiction}; offered: {offered}"
+        )
+    extra = {k: v for k, v in intake.identities.items() if v}
+    refused = sorted(set(extra) - set(config.identities))
+    if refused:
+        raise RequestError(f"{intake.kind} cannot be asked by {', '.join(refused)}")
+    vault = store_of(session).vault
+    existed = vault.find_subject(session, "email", intake.email) is not None
+    subject_id = vault.find_or_create_subject(session, "email", intake.email, actor=actor)
+    deadline = deadline_for(jurisdiction, intake.kind, now)
+    token = secrets.token_urlsafe(24)
+    req = DataRequest(
+        id=str(uuid.uuid4()),
+        reference=_reference(),
+        kind=intake.kind,
+        state="unverified",
+        extended=False,
+        jurisdiction=jurisdiction,
+        language=_language(manifest, intake.language),
+        channel=intake.channel,
+        approval_required=config.approval,
+        subject_id=subject_id,
+        subject_created=not existed,
+        token_hash=token_digest(token),
+        sealed=b"",
+        received_at=now,
+        due_at=deadline.due,
+        extended_due_at=deadline.extended_due,
+        confirm_by=deadline.confirm_by,
+        extend_notice_by=deadline.extend_notice_by,
+        updated_at=now,
+        notes={},
+    )
+    private = {
+        "email": intake.email.strip(),
+        "details": intake.details,
+        "corrections": dict(intake.corrections),
+        "identities": extra,
+        "purposes": list(intake.purposes),
+    }
+    req.sealed = vault.encrypt_for(session, subject_id, json.dumps(private).encode(), _aad(req.id))
+    session.add(req)
+    session.flush()
+    audit.append(
+        session,
+        actor,
+        "request.received",
+        "request",
+        req.id,
+        {
+            "reference": req.reference,
+            "kind": req.kind,
+            "jurisdiction": jurisdiction,
+            "channel": intake.channel,
+            "subject": subject_id,
+            "identity": vault.hash_identity("email", intake.email),
+            "due": req.due_at.isoformat(),
+        },
+    )
+    needs_code = config.verification != "none" and not verified
+    link = status_url(public_url, req, token)
+    _mail(
+        session,
+        manifest,
+        req,
+        "received",
+        intake.email,
+        {
+            "reference": req.reference,
+            "request_kind": req.kind,
+            "received": now,
+            "deadline": req.due_at.date(),
+            "status_url": link,
+            "verification_pending": needs_code,
+        },
+    )
+    if needs_code:
+        send_code(session, manifest, req, intake.email, now=now)
+    enqueue(
+        session,
+        PURGE_JOB,
+        {"request_id": req.id},
+        idempotency_key=f"request:{req.id}:purge",
+        run_at=now + _days(UNVERIFIED_TTL_DAYS),
+    )
+    if not needs_code:
+        how = "staff_attested" if verified else "not_required"
+        mark_verified(session, manifest, req, actor=actor, how=how, now=now)
+    return Submitted(req.id, req.reference, token, req.state, req.due_at)
+
+
+def _days(n: int) -> Any:
+    from datetime import timedelta
+
+    return timedelta(days=n)
+
+
+def _language(manifest: Manifest, lang: str | None) -> str:
+    if lang:
+        base = lang.strip().replace("_", "-").lower()
+        for candidate in (base, base.split("-")[0], "nb" if base.startswith("no") else ""):
+            if candidate in manifest.languages:
+                return candidate
+    return manifest.default_language
+
+
+def send_code(
+    session: Session,
+    manifest: Manifest,
+    req: DataRequest,
+    email: str,
+    *,
+    now: datetime | None = None,
+) -> None:
+    """Issue a code and mail it; the number of sends is capped (see `verification`)."""
+    now = now or utcnow()
+    if not verification.may_resend(session, req.id, now):
+        raise RequestError("no more codes can be sent for this request now; try again later")
+    code = verification.issue(session, req.id, now)
+    minutes = int(verification.CODE_TTL.total_seconds() // 60)
+    sends = req.notes.get("codes_sent", 0) + 1
+    req.notes = {**req.notes, "codes_sent": sends}
+    _mail(
+        session,
+        manifest,
+        req,
+        f"code:{sends}",
+        email,
+        {
+            "reference": req.reference,
+            "code": code,
+            "valid_minutes": minutes,
+            "request_kind": req.kind,
+        },
+        kind="verification_code",
+    )
+    audit.append(session, "system", "request.code_sent", "request", req.id, {"send": sends})
+
+
+def resend_code(
+    session: Session, manifest: Manifest, request_id: str, token: str, now: datetime | None = None
+) -> None:
+    req = by_token(session, request_id, token)
+    if req.state != "unverified":
+        return
+    send_code(session, manifest, req, private_of(session, req).email, now=now)
+
+
+def verify(
+    session: Session,
+    manifest: Manifest,
+    request_id: str,
+    code: str,
+    *,
+    now: datetime | None = None,
+) -> verification.Check:
+    """Check a code; on success the request moves on (approval or execution)."""
+    now = now or utcnow()
+    req = session.get(DataRequest, request_id, with_for_update=True)
+    if req is None or req.state != "unverified":
+        # Still spend the time of a check, so a bad id answers like a bad code.
+        verification.check(session, str(uuid.uuid4()), code, now)
+        return verification.Check("missing", 0)
+    result = verification.check(session, req.id, code, now)
+    if result.outcome == "ok":
+        mark_verified(session, manifest, req, actor="subject", how="email_code", now=now)
+    else:
+        audit.append(
+            session,
+            "subject",
+            "request.verification_failed",
+            "request",
+            req.id,
+            {"outcome": result.outcome},
+        )
+    return result
+
+
+def mark_verified(
+    session: Session,
+    manifest: Manifest,
+    req: DataRequest,
+    *,
+    actor: str,
+    how: str,
+    now: datetime | None = None,
+) -> None:
+    """unverified → verified, then on to approval or execution."""
+    now = now or utcnow()
+    req.verified_at = now
+    transition(session, req, "verified", actor=actor, details={"how": how}, now=now)
+    if req.approval_required:
+        transition(session, req, "awaiting_approval", actor="system", now=now)
+    else:
+        start(session, req, actor="system", now=now)
+
+
+# --- the state machine ----------------------------------------------------------------------
+
+
+def can_transition(current: str, target: str) -> bool:
+    return target in TRANSITIONS.get(current, frozenset())
+
+
+def transition(
+    session: Session,
+    req: DataRequest,
+    target: str,
+    *,
+    actor: str,
+    details: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Change state if the machine allows it, with its audit event in the same transaction."""
+    if not can_transition(req.state, target):
+        raise TransitionError(f"request {req.reference} is {req.state}; it cannot become {target}")
+    now = now or utcnow()
+    before = req.state
+    req.state = target
+    req.updated_at = now
+    if target in TERMINAL:
+        req.closed_at = now
+    session.flush()
+    event = {"from": before, "to": target, **(details or {})}
+    audit.append(session, actor, f"request.{target}", "request", req.id, event)
+
+
+def start(session: Session, req: DataRequest, *, actor: str, now: datetime | None = None) -> int:
+    """→ in_progress, with one new execution job (a retry gets its own job)."""
+    transition(session, req, "in_progress", actor=actor, now=now)
+    run = int(req.notes.get("runs", 0)) + 1
+    req.notes = {**req.notes, "runs": run}
+    job = enqueue(
+        session,
+        EXECUTE_JOB,
+        {"request_id": req.id},
+        idempotency_key=f"request:{req.id}:run:{run}",
+        max_attempts=5,
+    )
+    req.job_id = job
+    return job
+
+
+# --- staff actions --------------------------------------------------------------------------
+
+
+def get(session: Session, request_id: str, *, lock: bool = False) -> DataRequest:
+    req = session.get(DataRequest, request_id, with_for_update=lock, populate_existing=True)
+    if req is None:
+        req = session.execute(
+            select(DataRequest).where(DataRequest.reference == request_id.upper())
+        ).scalar_one_or_none()
+    if req is None:
+        raise NotFoundError(f"no request {request_id}")
+    return req
+
+
+def by_token(session: Session, request_id: str, token: str) -> DataRequest:
+    """The request if `token` is its status token; the same NotFoundError otherwise."""
+    req = session.get(DataRequest, request_id)
+    expected = req.token_hash if req is not None else "0" * 64
+    ok = secrets.compare_digest(token_digest(token), expected)
+    if req is None or not ok:
+        raise NotFoundError("no such request, or the link is not valid")
+    return req
+
+
+def approve(session: Session, request_id: str, *, actor: str) -> DataRequest:
+    req = get(session, request_id, lock=True)
+    if req.state != "awaiting_approval":
+        raise TransitionError(f"request {req.reference} is {req.state}, not awaiting approval")
+    audit.append(session, actor, "request.approved", "request", req.id, {})
+    start(session, req, actor=actor)
+    return req
+
+
+def retry(session: Session, request_id: str, *, actor: str) -> DataRequest:
+    """Run a failed request again; finished steps are skipped by the job."""
+    req = get(session, request_id, lock=True)
+    if req.state != "failed":
+        raise TransitionError(f"request {req.reference} is {req.state}; only failed ones retry")
+    start(session, req, actor=actor)
+    return req
+
+
+def _digest_texts(texts: Sequence[str]) -> str:
+    return hashlib.sha256("\x00".join(texts).encode()).hexdigest()[:16]
+
+
+def deny(
+    session: Session,
+    manifest: Manifest,
+    request_id: str,
+    reasons: Sequence[str],
+    *,
+    actor: str,
+) -> DataRequest:
+    """Deny with reasons, telling the person of their right to complain (and to go to court)."""
+    reasons = [r.strip() for r in reasons if r.strip()]
+    if not reasons:
+        raise RequestError("a denial needs at least one reason")
+    req = get(session, request_id, lock=True)
+    email = private_of(session, req).email
+    req.notes = {**req.notes, "denial": reasons}
+    transition(
+        session,
+        req,
+        "denied",
+        actor=actor,
+        details={"reasons": len(reasons), "reasons_digest": _digest_texts(reasons)},
+    )
+    authority = manifest.organization.supervisory_authority
+    context: dict[str, Any] = {
+        "reference": req.reference,
+        "request_kind": req.kind,
+        "reasons": reasons,
+    }
+    if authority is not None:
+        context["authority_name"] = manifest.text(authority.name, req.language)
+        if authority.url:
+            context["authority_url"] = authority.url
+    _mail(session, manifest, req, "denied", email, context)
+    return req
+
+
+def extend(
+    session: Session,
+    manifest: Manifest,
+    request_id: str,
+    reasons: Sequence[str],
+    *,
+    actor: str,
+    public_url: str | None = None,
+    now: datetime | None = None,
+) -> DataRequest:
+    """Extend once, within the law's limit, before the original due date; mail the reasons."""
+    now = now or utcnow()
+    reasons = [r.strip() for r in reasons if r.strip()]
+    if not reasons:
+        raise RequestError("an extension needs its reasons: they are sent to the person")
+    req = get(session, request_id, lock=True)
+    if req.state in TERMINAL:
+        raise TransitionError(f"request {req.reference} is {req.state}; it cannot be extended")
+    if req.extended:
+        raise RequestError(f"request {req.reference} was extended already")
+    if req.extended_due_at is None:
+        raise RequestError(f"the law of {req.jurisdiction} allows no extension of this request")
+    limit = req.extend_notice_by or req.due_at
+    if now > limit:
+        raise RequestError(
+            f"an extension must be sent before {limit:%Y-%m-%d}; request {req.reference} "
+            "is past that"
+        )
+    req.extended = True
+    req.updated_at = now
+    req.notes = {**req.notes, "extension": reasons}
+    session.flush()
+    audit.append(
+        session,
+        actor,
+        "request.extended",
+        "request",
+        req.id,
+        {
+            "due": req.extended_due_at.isoformat(),
+            "reasons": len(reasons),
+            "reasons_digest": _digest_texts(reasons),
+        },
+    )
+    email = private_of(session, req).email
+    _mail(
+        session,
+        manifest,
+        req,
+        "extended",
+        email,
+        {
+            "reference": req.reference,
+            "request_kind": req.kind,
+            "deadline": req.extended_due_at.date(),
+            "reasons": reasons,
+        },
+    )
+    return req
+
+
+# --- reading --------------------------------------------------------------------------------
+
+
+def current_due(req: DataRequest) -> datetime:
+    return req.extended_due_at if req.extended and req.extended_due_at else req.due_at
+
+
+def sla_of(req: DataRequest, now: datetime | None = None) -> str:
+    """on_track, due_soon, overdue — or closed once the request is finished."""
+    if req.state in TERMINAL:
+        return "closed"
+    return sla_state(current_due(req), now or utcnow())
+
+
+@dataclass(frozen=True)
+class Filter:
+    state: str | None = None
+    kind: str | None = None
+    sla: str | None = None
+    limit: int = 100
+
+
+def list_requests(session: Session, flt: Filter, now: datetime | None = None) -> list[DataRequest]:
+    query = select(DataRequest).order_by(DataRequest.due_at, DataRequest.received_at)
+    if flt.state:
+        query = query.where(DataRequest.state == flt.state)
+    if flt.kind:
+        query = query.where(DataRequest.kind == flt.kind)
+    rows = list(session.execute(query.limit(max(1, min(flt.limit, 1000)))).scalars())
+    if flt.sla:
+        rows = [r for r in rows if sla_of(r, now) == flt.sla]
+    return rows
+
+
+def steps_of(session: Session, request_id: str) -> list[RequestStep]:
+    query = select(RequestStep).where(RequestStep.request_id == request_id)
+    return list(session.execute(query.order_by(RequestStep.position, RequestStep.id)).scalars())
+
+
+def count_open(session: Session) -> int:
+    query = select(func.count()).select_from(DataRequest)
+    return int(session.execute(query.where(DataRequest.state.notin_(TERMINAL))).scalar_one())
+
+
+def describe(req: DataRequest, now: datetime | None = None) -> dict[str, Any]:
+    """The request as staff and the person see it: no identity, no corrections."""
+    return {
+        "id": req.id,
+        "reference": req.reference,
+        "kind": req.kind,
+        "state": req.state,
+        "extended": req.extended,
+        "jurisdiction": req.jurisdiction,
+        "language": req.language,
+        "channel": req.channel,
+        "received_at": req.received_at,
+        "verified_at": req.verified_at,
+        "due_at": current_due(req),
+        "original_due_at": req.due_at,
+        "confirm_by": req.confirm_by,
+        "closed_at": req.closed_at,
+        "sla": sla_of(req, now),
+    }
+
+
+# --- mail -----------------------------------------------------------------------------------
+
+
+def _mail(
+    session: Session,
+    manifest: Manifest,
+    req: DataRequest,
+    name: str,
+    to: str,
+    context: Mapping[str, Any],
+    *,
+    kind: str | None = None,
+    sealed: bool = True,
+) -> int:
+    """Queue one mail of the request; `name` makes its idempotency key."""
+    message_kind = kind or f"request_{name}"
+    return send_later(
+        session,
+        message_kind,
+        req.language,
+        to,
+        context,
+        f"request:{req.id}:{name}",
+        organization=OrgContact.from_manifest(manifest, req.language),
+        subject_id=req.subject_id if sealed else None,
+    )
+
+
+mail = _mail

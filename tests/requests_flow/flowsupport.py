@@ -1,0 +1,90 @@
+"""Helpers of the request workflow's tests: a product in SQLite, a store, jobs, the outbox."""
+
+from __future__ import annotations
+
+import email
+import re
+import sqlite3
+import threading
+from email.message import Message
+from pathlib import Path
+
+from pledge.store.db import Store
+from pledge.store.jobs import Worker, load_handler_modules
+
+FIXTURE = Path(__file__).parent / "fixtures" / "app" / "pledge.yaml"
+ALICE, BOB = "alice@example.com", "bob@example.com"
+TENANT_CONTACT = "dpo@customer.example"
+
+APP_SQL = """
+CREATE TABLE users (id INTEGER PRIMARY KEY, email VARCHAR(254) NOT NULL, name VARCHAR(200));
+CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id),
+                     note VARCHAR(200));
+INSERT INTO users VALUES (1, 'alice@example.com', 'Alice Example');
+INSERT INTO users VALUES (2, 'bob@example.com', 'Bob Example');
+INSERT INTO orders VALUES (10, 1, 'Blue mug'), (11, 1, 'Red mug'), (12, 2, 'Tea');
+"""
+HOSTED_SQL = """
+CREATE TABLE tenants (id INTEGER PRIMARY KEY, privacy_contact_email VARCHAR(254));
+CREATE TABLE members (id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+                      email VARCHAR(254) NOT NULL);
+INSERT INTO tenants VALUES (1, 'dpo@customer.example');
+INSERT INTO members VALUES (1, 1, 'alice@example.com');
+"""
+
+
+def create_product(folder: Path) -> dict[str, str]:
+    """The two SQLite files; returns the environment variables naming them."""
+    paths = {"FLOW_APP_URL": folder / "app.db", "FLOW_HOSTED_URL": folder / "hosted.db"}
+    for (_, path), script in zip(paths.items(), (APP_SQL, HOSTED_SQL), strict=True):
+        with sqlite3.connect(path) as conn:
+            conn.executescript(script)
+    return {name: f"sqlite:///{path}" for name, path in paths.items()}
+
+
+def dump(path: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table of a product file, for before/after comparisons."""
+    with sqlite3.connect(path.removeprefix("sqlite:///")) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {n: sorted(conn.execute(f"SELECT * FROM {n}").fetchall()) for n in names}
+
+
+def run_jobs(store: Store) -> int:
+    """Run every ready job (mail included) until none is left."""
+    load_handler_modules()
+    return Worker(store, poll_interval=0.01).run(threading.Event(), once=True)
+
+
+def outbox(store: Store) -> list[Message]:
+    folder = store.settings.data_dir / "outbox"
+    if not folder.exists():
+        return []
+    return [email.message_from_bytes(p.read_bytes()) for p in sorted(folder.glob("*.eml"))]
+
+
+def body(message: Message) -> str:
+    for part in message.walk():
+        if part.get_content_type() == "text/plain":
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            return payload.decode(part.get_content_charset() or "utf-8")
+    return ""
+
+
+def mails_to(store: Store, address: str) -> list[Message]:
+    return [m for m in outbox(store) if address in str(m["To"])]
+
+
+def latest_code(store: Store, address: str) -> str:
+    """The newest verification code mailed to `address`."""
+    for message in reversed(mails_to(store, address)):
+        found = re.search(r"\b(\d{8})\b", body(message))
+        if found:
+            return found.group(1)
+    raise AssertionError(f"no code was mailed to {address}")
+
+
+def link_in(message: Message, pattern: str) -> str:
+    found = re.search(pattern, body(message))
+    assert found, f"no link matching {pattern} in the mail"
+    return found.group(0)
