@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from datetime import UTC
 from pathlib import Path
 
@@ -11,8 +12,9 @@ import pytest
 from noticeutil import TINY, read_page
 from typer.testing import CliRunner, Result
 
-from conftest import Edit
 from pledge.cli import build
+
+Edit = Callable[[str, str], Path]  # the `edit` fixture of conftest.py
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> Result:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import html
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from noticeutil import PROMISES_DOC, promise_ids, read_page
 from pydantic import BaseModel
 
-from conftest import Edit
 from pledge.errors import NotFoundError
 from pledge.manifest.load import load_manifest
 from pledge.manifest.model import Manifest
@@ -30,6 +31,8 @@ from pledge.notices.i18n import translations
 from pledge.notices.site import site_pages
 from pledge.notices.view import notice_scope
 from pledge.policy import rights_offered
+
+Edit = Callable[[str, str], Path]  # the `edit` fixture of conftest.py
 
 # The English labels of rights, as the catalogs know them.
 RIGHT_LABELS = {

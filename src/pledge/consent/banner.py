@@ -14,7 +14,7 @@ from typing import Any
 
 from pledge.consent import gpc
 from pledge.consent.notice import notice_ref, tracker_categories
-from pledge.mail.i18n import translations
+from pledge.i18n import translations
 from pledge.manifest.model import Manifest
 
 LOCALES = Path(__file__).parent / "locales"

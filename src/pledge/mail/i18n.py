@@ -1,73 +1,25 @@
-"""Gettext catalogs compiled in memory from `.po` files.
-
-We ship only the `.po` sources: translators edit them, reviewers read them in diffs, and no
-compiled `.mo` file can drift out of date with its source. Babel compiles a catalog when a
-language is first asked for; the result is cached for the life of the process.
-"""
+"""The mail catalog (`locales/<lang>/LC_MESSAGES/mail.po`), through `pledge.i18n`."""
 
 from __future__ import annotations
 
 import gettext
-from functools import lru_cache
-from io import BytesIO
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-
-from pledge.errors import ConfigError
+from pledge import i18n
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 DOMAIN = "mail"
-SOURCE_LANGUAGE = "en"
+SOURCE_LANGUAGE = i18n.SOURCE_LANGUAGE
 
 
-def compile_po(path: Path, lang: str) -> gettext.GNUTranslations:
-    """Read one `.po` file and turn it into translations without touching the disk.
-
-    Fuzzy entries are left out, so a translation a translator marked as unsure falls back to
-    English instead of being sent to people.
-    """
-    try:
-        with path.open("rb") as source:
-            catalog = read_po(source, locale=lang, domain=path.stem)
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: cannot read this translation catalog ({exc})") from exc
-    compiled = BytesIO()
-    write_mo(compiled, catalog, use_fuzzy=False)
-    compiled.seek(0)
-    return gettext.GNUTranslations(compiled)
+def available_languages() -> list[str]:
+    return i18n.available_languages(LOCALES_DIR, DOMAIN)
 
 
-def available_languages(locales_dir: Path = LOCALES_DIR, domain: str = DOMAIN) -> list[str]:
-    """The languages that have a catalog for `domain`, sorted."""
-    return sorted(p.parent.parent.name for p in locales_dir.glob(f"*/LC_MESSAGES/{domain}.po"))
+def translations(lang: str) -> gettext.NullTranslations:
+    return i18n.translations(lang, LOCALES_DIR, DOMAIN)
 
 
-@lru_cache(maxsize=64)
-def translations(
-    lang: str, locales_dir: Path = LOCALES_DIR, domain: str = DOMAIN
-) -> gettext.NullTranslations:
-    """The translations for `lang`; the source language (English) when there is no catalog."""
-    path = locales_dir / lang / "LC_MESSAGES" / f"{domain}.po"
-    if not path.is_file():
-        return gettext.NullTranslations()
-    return compile_po(path, lang)
-
-
-def resolve_language(lang: str | None, supported: list[str] | None = None) -> str:
-    """The language to write in: `lang` if we have it (`nb-NO` → `nb`), else English.
-
-    A person who asked in a language we do not write still gets a mail they can most likely
-    read, instead of an error that would lose it.
-    """
-    supported = supported if supported is not None else available_languages()
-    if not lang:
-        return SOURCE_LANGUAGE
-    candidate = lang.strip().replace("_", "-").lower()
-    if candidate in supported:
-        return candidate
-    base = candidate.split("-", 1)[0]
-    if base == "no":  # Norwegian without a written standard: Bokmål is what most people read
-        base = "nb"
-    return base if base in supported else SOURCE_LANGUAGE
+def resolve_language(lang: str | None) -> str:
+    """The language a mail is written in: the asked one if we have it, else English."""
+    return i18n.resolve_language(lang, available_languages())

@@ -14,16 +14,14 @@ from __future__ import annotations
 import gettext as gettext_module
 from collections.abc import Callable
 from functools import cache
-from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
+from pledge import i18n
 from pledge.templating import bytecode_cache
 
 DOMAIN = "pledge"
@@ -41,22 +39,9 @@ def catalog_languages() -> tuple[str, ...]:
     return tuple(sorted(p.parent.parent.name for p in LOCALES.glob(f"*/LC_MESSAGES/{DOMAIN}.po")))
 
 
-@cache
 def translations(lang: str) -> gettext_module.NullTranslations:
-    """The compiled catalog of `lang`; English source strings when there is none.
-
-    A language variant (`nb-NO`) uses its base language's catalog (`nb`).
-    """
-    for candidate in (lang, lang.split("-")[0]):
-        path = catalog_path(candidate)
-        if path.is_file():
-            with path.open("rb") as handle:
-                catalog = read_po(handle, locale=candidate, domain=DOMAIN)
-            buffer = BytesIO()
-            write_mo(buffer, catalog)
-            buffer.seek(0)
-            return gettext_module.GNUTranslations(buffer)
-    return gettext_module.NullTranslations()
+    """The compiled catalog of `lang`; English source strings when there is none."""
+    return i18n.translations(lang, LOCALES, DOMAIN)
 
 
 @cache

@@ -13,7 +13,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from pledge.mail.i18n import translations
+from pledge.i18n import translations
 
 LOCALES = Path(__file__).parent / "locales"
 DOMAIN = "requests"

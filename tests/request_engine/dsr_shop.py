@@ -1,4 +1,4 @@
-"""The shop of tests/requests/fixtures/shop: databases, tables, people and snapshots.
+"""The shop of tests/request_engine/fixtures/shop: databases, tables, people and snapshots.
 
 Each test gets its own database with a random name on the real PostgreSQL and MariaDB of the
 machine (or a SQLite file), dropped afterwards. A service that cannot be reached skips the
