@@ -114,6 +114,8 @@ def _banner(
             for code in manifest.languages:
                 lines.append(f"  Notice ({code})         {base}/notices/{first}?lang={code}")
         lines.append(f"  All notices         {base}/notices/")
+        lines.append(f"  Your choices        {base}/privacy/choices")
+        lines.append(f"  Sample site, banner {base}/consent/demo")
         lines.append(f"  API documentation   {base}/docs   (OpenAPI: {base}/openapi.json)")
         lines.append("")
     lines += [
