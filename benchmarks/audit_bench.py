@@ -13,21 +13,18 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import secrets
 import sqlite3
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from pledge.config import Settings
+from benchutil import open_store, postgres_db
+
 from pledge.store import Store, audit
 from pledge.store.audit import GENESIS, _record_fast
-from pledge.store.migrations import upgrade
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 CHUNK = 50_000
 
 
@@ -106,31 +103,6 @@ def append_rate(store: Store, events: int, per_tx: int) -> float:
                     session, "key:bench", "consent.recorded", "subject", f"s-{i}", {"n": i}
                 )
     return events / (time.perf_counter() - start)
-
-
-@contextmanager
-def postgres_db() -> Iterator[str | None]:
-    try:
-        import psycopg
-
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except Exception:
-        yield None
-        return
-    name = f"pledge_bench_{secrets.token_hex(4)}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
-def open_store(root: Path, url: str | None = None) -> Store:
-    settings = Settings(data_dir=root, database_url=url or "", checkpoint_every=1000)
-    store = Store(settings)
-    upgrade(store)
-    return store
 
 
 def bench_backend(name: str, store: Store, n: int, fill: float) -> list[tuple[str, str]]:

@@ -12,23 +12,17 @@ transaction per item, on a plain table through the same engine.
 from __future__ import annotations
 
 import argparse
-import secrets
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
+from benchutil import open_store, postgres_db
 from sqlalchemy import text
 
-from pledge.config import Settings
 from pledge.store import Store
 from pledge.store.jobs import JobContext, Worker, enqueue, handler
-from pledge.store.migrations import upgrade
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 @handler("bench.noop")
@@ -82,27 +76,8 @@ def parallel_drain(store: Store, n: int, threads: int) -> float:
     return n / (time.perf_counter() - start)
 
 
-@contextmanager
-def postgres_db() -> Iterator[str | None]:
-    try:
-        import psycopg
-
-        admin = psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3)
-    except Exception:
-        yield None
-        return
-    name = f"pledge_bench_{secrets.token_hex(4)}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
 def measure(name: str, root: Path, url: str, n: int) -> list[tuple[str, str]]:
-    store = Store(Settings(data_dir=root, database_url=url))
-    upgrade(store)
+    store = open_store(root, url)
     try:
         base = baseline(store, n)
         put, run, total = queue(store, n)
