@@ -60,6 +60,14 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "controller_email": "privacy@acme.example",
         "controller_url": "https://acme.example/privacy",
     },
+    "request_reminder": {
+        "reference": "R-2026-0001",
+        "request_kind": "erasure",
+        "request_state": "in_progress",
+        "sla": "overdue",
+        "deadline": date(2026, 12, 23),
+        "received": datetime(2026, 11, 23, 9, 30, tzinfo=UTC),
+    },
     "complaint_received": {
         "reference": "C-2026-0007",
         "deadline": date(2026, 12, 23),
@@ -92,6 +100,11 @@ SUBJECT_WORDS = {
     ("verification_code", "nl"): "Bevestig",
     ("verification_code", "de"): "Bestätigen",
     ("verification_code", "fr"): "Confirmez",
+    ("request_reminder", "en"): "Overdue",
+    ("request_reminder", "nb"): "Forfalt",
+    ("request_reminder", "nl"): "Te laat",
+    ("request_reminder", "de"): "Überfällig",
+    ("request_reminder", "fr"): "En retard",
 }
 
 

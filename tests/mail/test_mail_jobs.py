@@ -11,7 +11,7 @@ from email.message import EmailMessage
 
 import pytest
 from smtp_support import REFUSED, SmtpServer, outbox_files
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from pledge.mail import JOB_KIND, MailError, OrgContact, send_later
 from pledge.mail.handlers import MAX_ATTEMPTS, decode_context, encode_context
@@ -192,3 +192,48 @@ def test_context_survives_the_json_payload() -> None:
         "verification_pending": True,
     }
     assert decode_context(json.loads(json.dumps(encode_context(context)))) == context
+
+
+def raw_job_rows(store: Store) -> str:
+    """Every column of every job row as text: what someone reading the table would see."""
+    with store.reader() as session:
+        return repr(session.execute(text("SELECT * FROM jobs")).all())
+
+
+@pytest.mark.parametrize("sealed", [True, False], ids=["sealed", "clear"])
+def test_sent_mail_leaves_no_address_or_body_in_the_jobs_table(
+    store: Store, org: OrgContact, sealed: bool
+) -> None:
+    job_id = queue(store, org, subject_id=new_subject(store) if sealed else None)
+    if not sealed:
+        assert TO in raw_job_rows(store)  # until it is sent, a clear payload holds the address
+    assert drain(store) == 1
+    done = job(store, job_id)
+    assert done.state == "done" and done.finished_at is not None
+    assert set(done.payload) == {"v", "kind", "lang", "message_id"}
+    assert done.payload["kind"] == "verification_code"
+    rows = raw_job_rows(store)
+    for value in (TO, CODE, "sealed", "organization"):
+        assert value not in rows
+    (event,) = mail_events(store)  # the audit still names the job and the kind
+    assert event.object_id == str(job_id)
+    assert json.loads(event.details)["kind"] == done.payload["kind"]
+    # The row stays, so queueing the same mail again sends nothing.
+    assert queue(store, org, subject_id=None) == job_id
+    assert drain(store) == 0
+
+
+def test_dropped_mail_is_scrubbed_and_failed_mail_kept_for_a_retry(
+    store: Store, org: OrgContact, smtp_server: SmtpServer
+) -> None:
+    subject_id = new_subject(store)
+    dropped = queue(store, org, subject_id=subject_id)
+    with store.transaction() as session:
+        store.vault.shred(session, subject_id, "system", "request R-42 erasure")
+    drain(store)
+    assert "sealed" not in job(store, dropped).payload
+    store.settings.smtp_url = smtp_server.url()
+    refused = queue(store, org, subject_id=None, key="refused", to=REFUSED)
+    drain(store)
+    failed = job(store, refused)
+    assert failed.state == "failed" and failed.payload["to"] == REFUSED  # for staff to retry

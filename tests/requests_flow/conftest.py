@@ -7,11 +7,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from flowsupport import FIXTURE, create_product
 
+from pledge import apikeys
+from pledge.api.app import create_app
+from pledge.api.settings import ApiSettings
 from pledge.config import Settings
 from pledge.manifest.load import load_manifest
 from pledge.manifest.model import Manifest
+from pledge.manifest_holder import ManifestHolder
 from pledge.store.db import Store
 from pledge.store.migrations import upgrade
 
@@ -45,3 +50,18 @@ def flow_store(tmp_path: Path, product: dict[str, str]) -> Iterator[Store]:
         yield store
     finally:
         store.dispose()
+
+
+@pytest.fixture
+def client(flow_store: Store) -> Iterator[tuple[TestClient, str]]:
+    """The API over `flow_store` (no embedded worker), and a privacy officer's key."""
+    app = create_app(
+        flow_store.settings,
+        flow_store,
+        ManifestHolder(str(FIXTURE)),
+        api_settings=ApiSettings(public_rate=10_000, public_burst=10_000),
+    )
+    with flow_store.transaction() as session:
+        _, secret = apikeys.create(session, "officer", "privacy_officer")
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c, secret

@@ -2,31 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from fastapi.testclient import TestClient
-from flowsupport import ALICE, FIXTURE, latest_code, link_in, mails_to, run_jobs
+from flowsupport import ALICE, latest_code, link_in, mails_to, run_jobs
 
-from pledge import apikeys
-from pledge.api.app import create_app
-from pledge.api.settings import ApiSettings
-from pledge.manifest_holder import ManifestHolder
 from pledge.store.db import Store
-
-
-@pytest.fixture
-def client(flow_store: Store) -> Iterator[tuple[TestClient, str]]:
-    app = create_app(
-        flow_store.settings,
-        flow_store,
-        ManifestHolder(str(FIXTURE)),
-        api_settings=ApiSettings(public_rate=10_000, public_burst=10_000),
-    )
-    with flow_store.transaction() as session:
-        _, secret = apikeys.create(session, "officer", "privacy_officer")
-    with TestClient(app, raise_server_exceptions=False) as c:
-        yield c, secret
 
 
 def test_public_flow_and_admin(client: tuple[TestClient, str], flow_store: Store) -> None:
@@ -63,7 +42,7 @@ def test_public_flow_and_admin(client: tuple[TestClient, str], flow_store: Store
     shown = c.get(f"/v1/requests/{rid}", headers=auth).json()
     assert [s["name"] for s in shown["steps"]] == ["read", "package", "notify"]
     assert c.get(f"/v1/requests/{rid}/package", headers=auth).status_code == 200
-    assert c.post(f"/v1/requests/{rid}/approve", headers=auth).status_code == 400
+    assert c.post(f"/v1/requests/{rid}/approve", headers=auth).status_code == 409
     entered = c.post(
         "/v1/requests/staff",
         headers=auth,

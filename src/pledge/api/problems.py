@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pledge.errors import ConfigError, NotFoundError, PledgeError
+from pledge.requests.service import TransitionError
 
 log = logging.getLogger("pledge.api")
 PROBLEM_TYPE = "https://pledge.invalid/problems/"
@@ -115,6 +116,19 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NotFoundError)
     async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
         return problem_response(request, 404, "Not found", str(exc))
+
+    @app.exception_handler(TransitionError)
+    async def _conflict(request: Request, exc: TransitionError) -> JSONResponse:
+        # The action is fine, the request's state is not: 409, naming the state it is in.
+        return problem_response(
+            request,
+            409,
+            "Conflict",
+            str(exc),
+            "request-state",
+            state=exc.state,
+            reference=exc.reference,
+        )
 
     @app.exception_handler(ConfigError)
     async def _unavailable(request: Request, exc: ConfigError) -> JSONResponse:

@@ -16,7 +16,7 @@ import typer
 from pledge.cli.db import cli_actor, open_store, store_errors
 from pledge.cli.output import fail
 from pledge.manifest.model import Manifest
-from pledge.requests import service
+from pledge.requests import reminders, service
 from pledge.requests.handlers import manifest_of
 from pledge.store.db import Store
 from pledge.store.jobs import Worker, load_handler_modules
@@ -161,6 +161,21 @@ def extend(
     with store_errors(), store.transaction() as session:
         req = service.extend(session, manifest, request_id, reason, actor=cli_actor())
         typer.echo(f"{req.reference}: due {service.current_due(req):%Y-%m-%d}")
+
+
+@requests_app.command("remind")
+def remind() -> None:
+    """Queue SLA reminders to the privacy team now (workers also do it every hour).
+
+    Each request gets one reminder when it becomes due soon and one when it becomes overdue;
+    running this again queues nothing new. A worker sends the mail.
+    """
+    store, manifest = _open()
+    with store_errors(), store.transaction() as session:
+        queued = reminders.remind(session, manifest, actor=cli_actor())
+    for r in queued:
+        typer.echo(f"{r.reference}  {r.sla:<8}  due {r.due:%Y-%m-%d}")
+    typer.echo(f"{len(queued)} reminder(s) queued", err=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -27,6 +27,13 @@ def worker(
         float, typer.Option("--lease-seconds", min=1.0, help="How long a claim lasts unrenewed")
     ] = jobs.DEFAULT_LEASE_SECONDS,
     poll_interval: Annotated[float, typer.Option("--poll-interval", min=0.01)] = 1.0,
+    periodic: Annotated[
+        bool,
+        typer.Option(
+            "--periodic/--no-periodic",
+            help="Also enqueue periodic jobs, e.g. the hourly SLA reminders (default: yes)",
+        ),
+    ] = True,
 ) -> None:
     """Run durable jobs; SIGTERM or Ctrl-C stops after the jobs in hand (twice: at once)."""
     logging.basicConfig(
@@ -41,8 +48,13 @@ def worker(
     except ImportError as exc:
         fail(f"cannot import job handlers: {exc}", 2)
     kinds = sorted(jobs.handlers())
+    every = [f"{p.kind} every {p.every}" for p in jobs.periodics().values() if periodic]
     logging.getLogger("pledge.worker").info(
-        "worker up: %d thread(s), kinds %s (from %s)", concurrency, kinds or "none", modules
+        "worker up: %d thread(s), kinds %s (from %s), periodic %s",
+        concurrency,
+        kinds or "none",
+        modules,
+        every or "none",
     )
     stop = threading.Event()
     _stop_on_signals(stop)
@@ -54,6 +66,7 @@ def worker(
             once=once,
             lease_seconds=lease_seconds,
             poll_interval=poll_interval,
+            periodic=periodic,
         )
     store.dispose()
     typer.echo(f"worker stopped after {done} job(s)", err=True)

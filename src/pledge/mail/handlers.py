@@ -11,7 +11,12 @@ code or a single-use download link) are sealed with the subject's vault key when
 names the subject. Shredding that subject then also makes its pending mail unreadable, and the
 handler drops it with an audit event instead of failing. A mail to someone who is not a subject
 (a customer's privacy contact) or to a subject already shredded (the erasure confirmation) is
-stored as given, and its job row should be purged once done — see docs/mail.md.
+stored as given until it is sent.
+
+Once a mail job is done (sent, or dropped), its payload is cut down to `DONE_KEEPS` in the
+transaction that completes it: no recipient, context or sealed blob stays in the jobs table.
+The row itself stays, so its idempotency key still stops a second send, and `mail.sent` in the
+audit log still names it.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ MAX_ATTEMPTS = 80
 BACKOFF_BASE = 10.0
 BACKOFF_CAP = 3600.0
 _AAD = b"pledge/mail/v1\x00"
+#: What a done mail job keeps of its payload: nothing that names or reaches a person.
+DONE_KEEPS = ("v", "kind", "lang", "message_id")
 
 
 def send_later(
@@ -94,7 +101,7 @@ def send_later(
     )
 
 
-@handler(JOB_KIND, backoff_base=BACKOFF_BASE, backoff_cap=BACKOFF_CAP)
+@handler(JOB_KIND, backoff_base=BACKOFF_BASE, backoff_cap=BACKOFF_CAP, keep=DONE_KEEPS)
 def send_mail_job(ctx: JobContext) -> None:
     """Compose and hand over one queued mail; raise to have the queue retry it later."""
     if ctx.progress and ctx.progress.get("sent"):

@@ -26,6 +26,10 @@ REQUEST_KINDS = (
     "opt_out_sale_sharing",
     "marketing_unsubscribe",
 )
+#: Request states a reminder can name (the open ones the team must act on); see `labels.txt`.
+OPEN_REQUEST_STATES = ("verified", "awaiting_approval", "in_progress", "failed")
+#: SLA states that get a reminder to the privacy team.
+REMINDER_SLAS = ("due_soon", "overdue")
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,11 @@ KINDS: dict[str, MessageKind] = {
             "controller controller_email controller_url",
         ),
         _kind(
+            "request_reminder",
+            "reference request_kind request_state sla deadline",
+            "received",
+        ),
+        _kind(
             "complaint_received",
             "reference",
             "deadline dispute_name dispute_url authority_name authority_url",
@@ -107,6 +116,11 @@ KINDS: dict[str, MessageKind] = {
 
 _DATE_KEYS = frozenset({"received", "deadline", "download_expires", "effective"})
 _LIST_KEYS = frozenset({"reasons", "notes", "changes", "paragraphs"})
+_CHOICES = {
+    "request_kind": REQUEST_KINDS,
+    "request_state": OPEN_REQUEST_STATES,
+    "sla": REMINDER_SLAS,
+}
 
 
 def get_kind(name: str) -> MessageKind:
@@ -131,9 +145,9 @@ def _check_value(kind: str, key: str, value: Any) -> None:
     elif key in _LIST_KEYS:
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise MailError(f"{where} must be a list of strings")
-    elif key == "request_kind":
-        if value not in REQUEST_KINDS:
-            raise MailError(f"{where} must be one of {', '.join(REQUEST_KINDS)}")
+    elif key in _CHOICES:
+        if value not in _CHOICES[key]:
+            raise MailError(f"{where} must be one of {', '.join(_CHOICES[key])}")
     elif key == "valid_minutes":
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise MailError(f"{where} must be a positive whole number of minutes")

@@ -5,7 +5,8 @@ erasure runs the engine's plan step by step with a checkpoint after each (so a k
 resumes after the last finished step and never repeats an erasure), rectification applies the
 corrections, restriction, objection and sale/sharing opt-out set flags. Processor systems are
 never touched: the person is told whom to ask, the controlling customer is told of the request.
-`requests.purge` deletes a request that was never verified.
+`requests.purge` deletes a request that was never verified; `requests.remind`, enqueued by
+the workers once an hour, mails the privacy team about requests due soon or overdue.
 
 A failure the job cannot get past (a plan that does not fit the stores, verification that
 finds data left) marks the request `failed`, with the step and counts, for staff to retry.
@@ -31,7 +32,7 @@ from pledge.errors import ConfigError
 from pledge.manifest.load import load_manifest
 from pledge.manifest.model import Manifest
 from pledge.policy import route_request
-from pledge.requests import flags, package
+from pledge.requests import flags, package, reminders
 from pledge.requests.engine import Engine
 from pledge.requests.model import DataRequest, RequestPackage, RequestStep
 from pledge.requests.report import ErasureReport, ErasureState
@@ -46,7 +47,7 @@ from pledge.requests.service import (
 from pledge.requests.verification import installation_key
 from pledge.store import audit
 from pledge.store.db import Store, store_of
-from pledge.store.jobs import JobContext, handler
+from pledge.store.jobs import JobContext, handler, periodic
 from pledge.store.tables import utcnow
 
 log = logging.getLogger("pledge.requests.jobs")
@@ -226,10 +227,11 @@ def _open_state(session: Session, req: DataRequest, text: str) -> ErasureState:
 def _erasure(ctx: JobContext, manifest: Manifest, req: DataRequest, private: Private) -> None:
     """Collect, erase collection by collection, verify; each step checkpointed with its state.
 
-    The state holds identities and row keys, so it is checkpointed sealed with the subject's
-    key. A step repeated after a crash (done in the store, not yet checkpointed) finds nothing
-    left to change: the engine masks only values still as collected and deletes only rows
-    still there.
+    A step's row, its audit event (counts only) and the checkpoint commit together, so each
+    finished step is recorded exactly once. The state holds identities and row keys, so it is
+    checkpointed sealed with the subject's key. A step repeated after a crash (done in the
+    store, not yet checkpointed) finds nothing left to change: the engine masks only values
+    still as collected and deletes only rows still there.
     """
     session = ctx.session
     engine = open_engine(session, manifest)
@@ -244,7 +246,10 @@ def _erasure(ctx: JobContext, manifest: Manifest, req: DataRequest, private: Pri
             if step.id in state.done:
                 continue
             state = engine.run_step(step, state)
-            _step(session, req, position, step.id, "done", _step_detail(step.node, state))
+            detail = _step_detail(step.node, state)
+            _step(session, req, position, step.id, "done", detail)
+            event = {"step": step.id, **detail}
+            audit.append(session, "system", "request.erasure_step", "request", req.id, event)
             ctx.checkpoint({"state": _seal_state(session, req, state), "step": step.id})
         report = engine.report(state)
     finally:
@@ -475,3 +480,18 @@ def purge_request(session: Session, req: DataRequest, now: datetime) -> None:
         store_of(session).vault.shred(
             session, subject_id, "system", f"unverified request {reference} purged"
         )
+
+
+# --- SLA reminders -------------------------------------------------------------------------
+
+
+@handler(reminders.REMIND_JOB)
+def remind(ctx: JobContext) -> None:
+    """Mail the privacy team about requests newly due soon or overdue (once each)."""
+    if ctx.store.settings.manifest is None:
+        log.debug("no SLA reminders: PLEDGE_MANIFEST is not set")
+        return
+    reminders.remind(ctx.session, manifest_of(ctx.store))
+
+
+periodic(reminders.REMIND_JOB, reminders.REMIND_EVERY)

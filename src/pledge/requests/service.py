@@ -17,7 +17,7 @@ import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -60,7 +60,15 @@ class RequestError(PledgeError):
 
 
 class TransitionError(RequestError):
-    """The state machine forbids this change (e.g. approving a completed request)."""
+    """The request's current state forbids this action (e.g. approving a completed request).
+
+    Carries the state and reference, so the API can answer 409 naming the current state.
+    """
+
+    def __init__(self, req: DataRequest, why: str) -> None:
+        super().__init__(f"request {req.reference} is {req.state}; {why}")
+        self.state = req.state
+        self.reference = req.reference
 
 
 @dataclass(frozen=True)
@@ -260,18 +268,12 @@ def submit(
         PURGE_JOB,
         {"request_id": req.id},
         idempotency_key=f"request:{req.id}:purge",
-        run_at=now + _days(UNVERIFIED_TTL_DAYS),
+        run_at=now + timedelta(days=UNVERIFIED_TTL_DAYS),
     )
     if not needs_code:
         how = "staff_attested" if verified else "not_required"
         mark_verified(session, manifest, req, actor=actor, how=how, now=now)
     return Submitted(req.id, req.reference, token, req.state, req.due_at)
-
-
-def _days(n: int) -> Any:
-    from datetime import timedelta
-
-    return timedelta(days=n)
 
 
 def _language(manifest: Manifest, lang: str | None) -> str:
@@ -381,6 +383,12 @@ def can_transition(current: str, target: str) -> bool:
     return target in TRANSITIONS.get(current, frozenset())
 
 
+def require_transition(req: DataRequest, target: str) -> None:
+    """Raise TransitionError unless `req` may become `target` (checked before any side effect)."""
+    if not can_transition(req.state, target):
+        raise TransitionError(req, f"it cannot become {target}")
+
+
 def transition(
     session: Session,
     req: DataRequest,
@@ -391,8 +399,7 @@ def transition(
     now: datetime | None = None,
 ) -> None:
     """Change state if the machine allows it, with its audit event in the same transaction."""
-    if not can_transition(req.state, target):
-        raise TransitionError(f"request {req.reference} is {req.state}; it cannot become {target}")
+    require_transition(req, target)
     now = now or utcnow()
     before = req.state
     req.state = target
@@ -447,7 +454,7 @@ def by_token(session: Session, request_id: str, token: str) -> DataRequest:
 def approve(session: Session, request_id: str, *, actor: str) -> DataRequest:
     req = get(session, request_id, lock=True)
     if req.state != "awaiting_approval":
-        raise TransitionError(f"request {req.reference} is {req.state}, not awaiting approval")
+        raise TransitionError(req, "only a request awaiting approval can be approved")
     audit.append(session, actor, "request.approved", "request", req.id, {})
     start(session, req, actor=actor)
     return req
@@ -457,7 +464,7 @@ def retry(session: Session, request_id: str, *, actor: str) -> DataRequest:
     """Run a failed request again; finished steps are skipped by the job."""
     req = get(session, request_id, lock=True)
     if req.state != "failed":
-        raise TransitionError(f"request {req.reference} is {req.state}; only failed ones retry")
+        raise TransitionError(req, "only a failed request can be retried")
     start(session, req, actor=actor)
     return req
 
@@ -479,6 +486,7 @@ def deny(
     if not reasons:
         raise RequestError("a denial needs at least one reason")
     req = get(session, request_id, lock=True)
+    require_transition(req, "denied")  # before opening the sealed part (gone after erasure)
     email = private_of(session, req).email
     req.notes = {**req.notes, "denial": reasons}
     transition(
@@ -518,18 +526,7 @@ def extend(
     if not reasons:
         raise RequestError("an extension needs its reasons: they are sent to the person")
     req = get(session, request_id, lock=True)
-    if req.state in TERMINAL:
-        raise TransitionError(f"request {req.reference} is {req.state}; it cannot be extended")
-    if req.extended:
-        raise RequestError(f"request {req.reference} was extended already")
-    if req.extended_due_at is None:
-        raise RequestError(f"the law of {req.jurisdiction} allows no extension of this request")
-    limit = req.extend_notice_by or req.due_at
-    if now > limit:
-        raise RequestError(
-            f"an extension must be sent before {limit:%Y-%m-%d}; request {req.reference} "
-            "is past that"
-        )
+    new_due = _check_extendable(req, now)
     req.extended = True
     req.updated_at = now
     req.notes = {**req.notes, "extension": reasons}
@@ -541,7 +538,7 @@ def extend(
         "request",
         req.id,
         {
-            "due": req.extended_due_at.isoformat(),
+            "due": new_due.isoformat(),
             "reasons": len(reasons),
             "reasons_digest": _digest_texts(reasons),
         },
@@ -556,11 +553,25 @@ def extend(
         {
             "reference": req.reference,
             "request_kind": req.kind,
-            "deadline": req.extended_due_at.date(),
+            "deadline": new_due.date(),
             "reasons": reasons,
         },
     )
     return req
+
+
+def _check_extendable(req: DataRequest, now: datetime) -> datetime:
+    """The extended due date, or TransitionError (409) when state or history forbid it."""
+    if req.state in TERMINAL:
+        raise TransitionError(req, "it cannot be extended")
+    if req.extended:
+        raise TransitionError(req, "it was extended already")
+    if req.extended_due_at is None:
+        raise TransitionError(req, f"the law of {req.jurisdiction} allows no extension of it")
+    limit = req.extend_notice_by or req.due_at
+    if now > limit:
+        raise TransitionError(req, f"an extension had to be sent before {limit:%Y-%m-%d}")
+    return req.extended_due_at
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -641,19 +652,30 @@ def _mail(
     *,
     kind: str | None = None,
     sealed: bool = True,
+    lang: str | None = None,
 ) -> int:
-    """Queue one mail of the request; `name` makes its idempotency key."""
+    """Queue one mail of the request; `name` makes its idempotency key.
+
+    `lang` defaults to the person's language; `sealed=False` for recipients who are not the
+    subject (or a subject about to be shredded).
+    """
     message_kind = kind or f"request_{name}"
+    language = lang or req.language
     return send_later(
         session,
         message_kind,
-        req.language,
+        language,
         to,
         context,
-        f"request:{req.id}:{name}",
-        organization=OrgContact.from_manifest(manifest, req.language),
+        mail_key(req, name),
+        organization=OrgContact.from_manifest(manifest, language),
         subject_id=req.subject_id if sealed else None,
     )
+
+
+def mail_key(req: DataRequest, name: str) -> str:
+    """The idempotency key of the request's mail called `name`: one key, one mail."""
+    return f"request:{req.id}:{name}"
 
 
 mail = _mail

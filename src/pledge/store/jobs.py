@@ -9,6 +9,11 @@ nothing of its work survives — and its lease expires, so another worker takes 
 does it once. A worker that merely stalled past its lease finds its token replaced and its
 transaction rolled back. Handlers of long work call `ctx.checkpoint(state)` to commit finished
 steps together with their progress, and resume from `ctx.progress`.
+
+A handler registered with `keep=` has its payload cut down to those keys when its job is done,
+in the same fenced update, so a job that carried personal data (a mail's recipient and body)
+leaves none behind. Kinds registered with `periodic()` are enqueued by workers once per time
+window, keyed by the window, so any number of workers makes one job per window.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
@@ -54,21 +59,67 @@ class HandlerSpec:
     run: Callable[[JobContext], Any]
     backoff_base: float = 2.0  # seconds before the first retry (then doubling)
     backoff_cap: float = 3600.0
+    #: Payload keys a done job keeps (None: all); the rest is scrubbed on completion.
+    keep: frozenset[str] | None = None
+
+    def done_payload(self, payload: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The payload to store once done, or None to leave it as it is."""
+        if self.keep is None:
+            return None
+        return {k: v for k, v in payload.items() if k in self.keep}
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """A job kind workers enqueue once per `every` (see `periodic`)."""
+
+    kind: str
+    every: timedelta
+
+    def window(self, now: datetime) -> datetime:
+        """The start of the window `now` falls in (aligned to the epoch, the same everywhere)."""
+        seconds = self.every.total_seconds()
+        start = (now.timestamp() // seconds) * seconds
+        return datetime.fromtimestamp(start, UTC)
+
+    def key(self, now: datetime) -> str:
+        return f"periodic:{self.kind}:{self.window(now):%Y-%m-%dT%H:%M:%SZ}"
 
 
 _HANDLERS: dict[str, HandlerSpec] = {}
+_PERIODIC: dict[str, Periodic] = {}
 
 
 def handler(
-    kind: str, *, backoff_base: float = 2.0, backoff_cap: float = 3600.0
+    kind: str,
+    *,
+    backoff_base: float = 2.0,
+    backoff_cap: float = 3600.0,
+    keep: Iterable[str] | None = None,
 ) -> Callable[[Callable[[JobContext], Any]], Callable[[JobContext], Any]]:
-    """Register the function that runs jobs of `kind` (`@handler("mail.send")`)."""
+    """Register the function that runs jobs of `kind` (`@handler("mail.send")`).
+
+    `keep` names the payload keys a done job keeps; give it for kinds whose payload holds
+    personal data, so nothing of it outlives the work.
+    """
+    kept = frozenset(keep) if keep is not None else None
 
     def register(fn: Callable[[JobContext], Any]) -> Callable[[JobContext], Any]:
-        _HANDLERS[kind] = HandlerSpec(kind, fn, backoff_base, backoff_cap)
+        _HANDLERS[kind] = HandlerSpec(kind, fn, backoff_base, backoff_cap, kept)
         return fn
 
     return register
+
+
+def periodic(kind: str, every: timedelta) -> None:
+    """Have workers that handle `kind` enqueue one job of it per window of `every`."""
+    if every < timedelta(minutes=1):
+        raise ValueError("a periodic job runs at most once a minute")
+    _PERIODIC[kind] = Periodic(kind, every)
+
+
+def periodics() -> Mapping[str, Periodic]:
+    return dict(_PERIODIC)
 
 
 def handlers() -> Mapping[str, HandlerSpec]:
@@ -130,22 +181,30 @@ def enqueue(
         session.add(job)
         session.flush()
         return job.id
-    existing = _by_key(session, idempotency_key)
+    existing = find_by_key(session, idempotency_key)
     if existing is not None:
         return existing
     try:
         with session.begin_nested():
             session.add(job)
     except IntegrityError:
-        found = _by_key(session, idempotency_key)
+        found = find_by_key(session, idempotency_key)
         if found is None:
             raise
         return found
     return job.id
 
 
-def _by_key(session: Session, key: str) -> int | None:
-    return session.execute(select(Job.id).where(Job.idempotency_key == key)).scalar_one_or_none()
+def find_by_key(session: Session, idempotency_key: str) -> int | None:
+    """The id of the job enqueued with `idempotency_key`, if any (whatever its state)."""
+    query = select(Job.id).where(Job.idempotency_key == idempotency_key)
+    return session.execute(query).scalar_one_or_none()
+
+
+def enqueue_periodic(session: Session, spec: Periodic, now: datetime) -> int:
+    """The job of `spec` for the window of `now`, enqueued if no worker did it yet."""
+    payload = {"window": spec.window(now).isoformat()}
+    return enqueue(session, spec.kind, payload, idempotency_key=spec.key(now), run_at=now)
 
 
 def get_job(session: Session, job_id: int) -> Job | None:
@@ -247,6 +306,7 @@ class Worker:
         poll_interval: float = 1.0,
         clock: Callable[[], datetime] = utcnow,
         rng: Callable[[], float] = random.random,
+        periodic: bool = False,
     ) -> None:
         self.store = store
         self.kinds = sorted(kinds if kinds is not None else _HANDLERS)
@@ -254,7 +314,28 @@ class Worker:
         self.poll_interval = poll_interval
         self.clock = clock
         self.rng = rng
+        self.periodic = periodic
+        self._windows: dict[str, datetime] = {}
         self._heartbeat = _Heartbeat(self)
+
+    def schedule(self) -> list[int]:
+        """Enqueue the periodic jobs of this worker's kinds for the current window.
+
+        Each worker asks the database once per window; the window's idempotency key makes
+        the job once however many workers ask.
+        """
+        now = self.clock()
+        due = [
+            p
+            for p in _PERIODIC.values()
+            if p.kind in self.kinds and self._windows.get(p.kind) != p.window(now)
+        ]
+        if not due:
+            return []
+        with self.store.transaction() as session:
+            ids = [enqueue_periodic(session, p, now) for p in due]
+        self._windows.update((p.kind, p.window(now)) for p in due)
+        return ids
 
     def claim(self) -> Claim | None:
         """Take the next ready job (queued and due, or running with an expired lease)."""
@@ -302,6 +383,8 @@ class Worker:
         done = errors = 0
         while not stop.is_set():
             try:
+                if self.periodic:
+                    self.schedule()
                 worked = self.run_one()
                 errors = 0
             except StoreError as exc:
@@ -337,6 +420,7 @@ class Worker:
                 )
                 spec.run(ctx)
                 now = self.clock()
+                scrubbed = spec.done_payload(job.payload)
                 _fenced_update(
                     session,
                     job.id,
@@ -347,6 +431,7 @@ class Worker:
                     lease_token=None,
                     lease_expires_at=None,
                     last_error=None,
+                    **({"payload": scrubbed} if scrubbed is not None else {}),
                 )
             log.info("job %s (%s) done on attempt %s", job.id, job.kind, job.attempt)
         except LeaseLostError:
@@ -451,12 +536,18 @@ def run_workers(
     once: bool = False,
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     poll_interval: float = 1.0,
+    periodic: bool = True,
 ) -> int:
-    """Run `concurrency` workers in threads until `stop` (or the queue is drained, `once`)."""
+    """Run `concurrency` workers in threads until `stop` (or the queue is drained, `once`).
+
+    With `periodic` they also enqueue the periodic jobs of their kinds (see `periodic()`).
+    """
     results: list[int] = []
 
     def loop() -> None:
-        worker = Worker(store, lease_seconds=lease_seconds, poll_interval=poll_interval)
+        worker = Worker(
+            store, lease_seconds=lease_seconds, poll_interval=poll_interval, periodic=periodic
+        )
         results.append(worker.run(stop, once=once))
 
     threads = [threading.Thread(target=loop, name=f"pledge-worker-{i}") for i in range(concurrency)]
@@ -468,12 +559,17 @@ def run_workers(
 
 
 class WorkerThread(threading.Thread):
-    """One worker in a daemon thread, for `pledge serve`; `stop()` finishes the current job."""
+    """One worker in a daemon thread, for `pledge serve`; `stop()` finishes the current job.
 
-    def __init__(self, store: Store, *, poll_interval: float = 1.0, **options: Any) -> None:
+    It enqueues the periodic jobs too, unless given `periodic=False`.
+    """
+
+    def __init__(
+        self, store: Store, *, poll_interval: float = 1.0, periodic: bool = True, **options: Any
+    ) -> None:
         super().__init__(name="pledge-embedded-worker", daemon=True)
         self._stop_event = threading.Event()
-        self.worker = Worker(store, poll_interval=poll_interval, **options)
+        self.worker = Worker(store, poll_interval=poll_interval, periodic=periodic, **options)
 
     def run(self) -> None:
         self.worker.run(self._stop_event)
