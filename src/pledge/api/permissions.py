@@ -47,6 +47,10 @@ PERMISSIONS: dict[str, tuple[str, frozenset[str]]] = {
         "Record choices on a person's behalf or by import",
         frozenset({"admin", "privacy_officer", "service"}),
     ),
+    "consent:import": (
+        "Import consent records in bulk from another consent tool",
+        frozenset({"admin", "privacy_officer"}),
+    ),
 }
 
 

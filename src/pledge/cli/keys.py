@@ -1,4 +1,4 @@
-"""`pledge keys`: API keys (create, list, revoke) and master key rotation."""
+"""`pledge keys`: API keys (create, list, revoke), master key and receipt key rotation."""
 
 from __future__ import annotations
 
@@ -12,9 +12,13 @@ import typer
 from pledge import apikeys
 from pledge.cli.db import cli_actor, open_store, store_errors
 from pledge.cli.output import fail
+from pledge.config import get_settings
+from pledge.consent import receipts
 from pledge.store.rotation import rotate_master
 
-keys_app = typer.Typer(name="keys", help="API keys and the master key.", no_args_is_help=True)
+keys_app = typer.Typer(
+    name="keys", help="API keys, the master key and the receipt key.", no_args_is_help=True
+)
 
 
 class Format(StrEnum):
@@ -106,6 +110,46 @@ def rotate(
         typer.echo(f"old key kept in {report.old_key_file}", err=True)
     else:
         typer.echo("old key file removed; back up the new master key file now", err=True)
+
+
+@keys_app.command("rotate-receipts")
+def rotate_receipts() -> None:
+    """Sign consent receipts with a new key from now on; every earlier receipt still verifies.
+
+    The old key's public half stays in the JWKS with its validity period; its private half is
+    destroyed. A rotation that stopped half-way is finished by running this again.
+    """
+    store = open_store()
+    with store_errors():
+        done = receipts.rotate(store, actor=cli_actor())
+    verb = "resumed and finished" if done.resumed else "finished"
+    retired = ", ".join(done.retired) or "none"
+    typer.echo(f"receipt key rotation {verb}: signing with {done.new_kid}, retired {retired}")
+    typer.echo(
+        f"back up {store.settings.data_dir / receipts.JWKS_FILE}: receipts of retired keys "
+        "verify only through it (and the audit event that records them)",
+        err=True,
+    )
+
+
+@keys_app.command("receipt-keys")
+def receipt_keys(
+    format: Annotated[Format, typer.Option("--format", "-f", help="text or json")] = Format.text,
+) -> None:
+    """List the keys in the receipt JWKS: the current one first, with validity periods."""
+    data_dir = get_settings().data_dir
+    with store_errors():
+        signer = receipts.ReceiptSigner(data_dir)
+        if not signer.key_path.exists():
+            fail(f"{signer.key_path}: no receipt key yet (made with the first receipt)", 1)
+        published = signer.published()
+    if format is Format.json:
+        typer.echo(json.dumps({"keys": [k.jwk() for k in published]}, indent=2))
+        return
+    for number, key in enumerate(published):
+        state = "current" if number == 0 else "retired"
+        period = f"{key.valid_from or 'before publication'} .. {key.valid_until or 'now'}"
+        typer.echo(f"{key.kid}  {state:<8} {period}")
 
 
 def register(app: typer.Typer) -> None:

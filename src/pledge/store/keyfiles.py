@@ -5,7 +5,8 @@ The master key never enters the database: it lives in `PLEDGE_MASTER_KEY_FILE` (
 hold a valid key is refused and left untouched — overwriting it would make every wrapped key
 unreadable. During a rotation the previous key stays next to it as `master.key.old`; the
 keyring re-reads both files when it meets a key id it does not know, so running processes
-follow a rotation without a restart.
+follow a rotation without a restart. `create_file` and `replace_file` are the safe writes
+every key file uses (master, audit and receipt keys).
 """
 
 from __future__ import annotations
@@ -101,50 +102,66 @@ def read_key(path: Path) -> MasterKey:
     """Load a master key file; warn when others can read it."""
     try:
         data = path.read_bytes()
-        mode = path.stat().st_mode
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the master key file ({exc.strerror})") from exc
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        log.warning(
-            "master key file %s is readable by others (mode %o); chmod 600 it",
-            path,
-            stat.S_IMODE(mode),
-        )
+    warn_if_readable(path, "master key file")
     return parse_key(data, path)
 
 
 def write_key(path: Path, key: MasterKey) -> MasterKey:
     """Create `path` holding `key`, mode 0600, never replacing an existing file.
 
-    Written to a temporary file, synced, then hard-linked into place: the link fails if the
-    file appeared meanwhile (another process won the race), and then that file's key is used.
+    If the file appeared meanwhile (another process won the race), that file's key is used.
     """
-    ensure_private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        _write_synced(tmp, key.encode())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return read_key(path)
-        _sync_dir(path.parent)
+        created = create_file(path, key.encode())
     except OSError as exc:
         raise ConfigError(f"{path}: cannot write the master key file ({exc.strerror})") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-    return key
+    return key if created else read_key(path)
 
 
 def replace_key(path: Path, key: MasterKey) -> None:
     """Atomically replace `path` by a file holding `key` (used by rotation only)."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
-        _write_synced(tmp, key.encode())
-        os.replace(tmp, path)
-        _sync_dir(path.parent)
+        replace_file(path, key.encode())
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ConfigError(f"{path}: cannot replace the master key file ({exc.strerror})") from exc
+
+
+def create_file(path: Path, data: bytes) -> bool:
+    """Create a secret file (mode 0600, synced); False, leaving it untouched, if it exists.
+
+    Written to a temporary file, synced, then hard-linked into place: the link fails if the
+    file appeared meanwhile, so a key file is never overwritten or seen half-written.
+    """
+    ensure_private_dir(path.parent)
+    tmp = _tmp_beside(path)
+    try:
+        _write_synced(tmp, data)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        sync_dir(path.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Atomically replace (or create) a secret file: readers see the old or the new, whole."""
+    ensure_private_dir(path.parent)
+    tmp = _tmp_beside(path)
+    try:
+        _write_synced(tmp, data)
+        os.replace(tmp, path)
+        sync_dir(path.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _tmp_beside(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
 
 
 def _write_synced(path: Path, data: bytes) -> None:
@@ -156,12 +173,25 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def _sync_dir(path: Path) -> None:
+def sync_dir(path: Path) -> None:
+    """Make a rename or link in `path` durable (fsync of the folder)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def warn_if_readable(path: Path, what: str) -> None:
+    """Log a warning when others than the owner may read a key file."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning(
+            "%s %s is readable by others (mode %o); chmod 600 it", what, path, stat.S_IMODE(mode)
+        )
 
 
 def old_path(path: Path) -> Path:

@@ -26,6 +26,7 @@ from pathlib import Path
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from pledge.config import ensure_private_dir
 from pledge.errors import ConfigError
 from pledge.store import audit
 from pledge.store.db import Store
@@ -54,7 +55,7 @@ def rotate_master(
     """Re-wrap every data key under a new master key (generated, or read from a file)."""
     vault = store.vault
     path = store.settings.master_key_path
-    with _rotation_lock(path):
+    with rotation_lock(path):
         old, new, resumed = _install_new_key(path, new_key_file)
         vault.keyring.reload()
         with store.transaction() as session:
@@ -143,13 +144,17 @@ def _retire(path: Path, old: MasterKey, keep: bool) -> Path | None:
 
 
 @contextmanager
-def _rotation_lock(path: Path) -> Iterator[None]:
-    """One rotation at a time on this host (a lock file beside the key)."""
+def rotation_lock(path: Path, *, wait: bool = False) -> Iterator[None]:
+    """One rotation of the key in `path` at a time on this host (a lock file beside it).
+
+    Without `wait`, a second rotation is refused at once instead of queueing behind the first.
+    """
     lock = path.with_name(path.name + ".lock")
+    ensure_private_dir(lock.parent)
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
             raise ConfigError(f"{lock}: another key rotation is running") from exc
         yield

@@ -4,16 +4,14 @@ A checkpoint says "event `seq` had hash `hash` at `time`", signed by the install
 key (`<data_dir>/audit-signing.key`, mode 0600, created on first use). Printed as JSON, it can
 be anchored anywhere Pledge's operators cannot rewrite (a ticket, an e-mail to the auditor, a
 transparency log); `pledge audit verify --checkpoint FILE` then proves the log still extends it.
+The Ed25519 key-file helpers at the end serve every signing key (audit, consent receipts).
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
-import os
-import secrets
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +20,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from pledge.config import ensure_private_dir
 from pledge.errors import ConfigError
+from pledge.store.keyfiles import create_file, warn_if_readable
 
 DOMAIN = b"pledge-audit-checkpoint/v1\n"
 FORMAT = "pledge-audit-checkpoint/1"
@@ -100,34 +98,19 @@ class Signer:
 
     def __init__(self, private: Ed25519PrivateKey) -> None:
         self._private = private
-        self.public_raw = private.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
+        self.public_raw = public_raw_of(private)
         self.key_id = key_id_of(self.public_raw)
         self.public_key = base64.b64encode(self.public_raw).decode()
 
     @classmethod
     def load(cls, path: Path) -> Signer | None:
         """The key in `path`, or None if there is no such file."""
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise ConfigError(
-                f"{path}: cannot read the audit signing key ({exc.strerror})"
-            ) from exc
-        try:
-            key = serialization.load_pem_private_key(data, password=None)
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(
-                f"{path}: not an Ed25519 private key in PEM; the file was left untouched — "
-                "restore it from backup (checkpoints signed by it stay verifiable by anyone "
-                "holding their JSON)"
-            ) from exc
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ConfigError(f"{path}: holds a key that is not Ed25519")
-        return cls(key)
+        key = load_private_key(
+            path,
+            "audit signing key",
+            "checkpoints signed by it stay verifiable by anyone holding their JSON",
+        )
+        return None if key is None else cls(key)
 
     @classmethod
     def load_or_create(cls, path: Path) -> Signer:
@@ -135,28 +118,7 @@ class Signer:
         found = cls.load(path)
         if found is not None:
             return found
-        ensure_private_dir(path.parent)
-        pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                os.write(fd, pem)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            with contextlib.suppress(FileExistsError):  # another process created it first
-                os.link(tmp, path)
-        except OSError as exc:
-            raise ConfigError(
-                f"{path}: cannot create the audit signing key ({exc.strerror})"
-            ) from exc
-        finally:
-            tmp.unlink(missing_ok=True)
+        create_private_key(path, "audit signing key")
         signer = cls.load(path)
         assert signer is not None
         return signer
@@ -167,3 +129,51 @@ class Signer:
         return Checkpoint(
             seq, hash_, time, self.key_id, self.public_key, base64.b64encode(signature).decode()
         )
+
+
+def new_private_pem() -> bytes:
+    """A fresh Ed25519 private key as unencrypted PKCS#8 PEM (kept in a 0600 file)."""
+    return Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def public_raw_of(key: Ed25519PrivateKey) -> bytes:
+    """The raw 32-byte public half of `key`."""
+    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def load_private_key(path: Path, what: str, after_loss: str = "") -> Ed25519PrivateKey | None:
+    """The Ed25519 key in PEM file `path`, or None if there is no such file.
+
+    A file that exists but holds no such key is refused and left untouched: replacing it would
+    silently change what every later signature proves. `after_loss` tells what a restore saves.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the {what} ({exc.strerror})") from exc
+    warn_if_readable(path, what)
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        hint = f" ({after_loss})" if after_loss else ""
+        raise ConfigError(
+            f"{path}: not an Ed25519 private key in PEM; the file was left untouched — "
+            f"restore it from backup{hint}"
+        ) from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError(f"{path}: holds a key that is not Ed25519")
+    return key
+
+
+def create_private_key(path: Path, what: str) -> bool:
+    """Create a new key file at `path` (0600, synced); False if one already exists there."""
+    try:
+        return create_file(path, new_private_pem())
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot create the {what} ({exc.strerror})") from exc

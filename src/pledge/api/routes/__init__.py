@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from pledge.api.routes import (
     audit,
     consent,
+    consent_import,
     docs,
     health,
     keys,
@@ -15,6 +16,7 @@ from pledge.api.routes import (
     notices,
     preferences,
     privacy,
+    privacy_requests,
     programs,
     requests,
 )
@@ -27,8 +29,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     manifest.router,
     notices.router,
     privacy.router,
+    privacy_requests.router,
     requests.router,
     consent.router,
+    consent_import.router,
     programs.router,
     preferences.router,
     docs.router,
