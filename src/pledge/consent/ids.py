@@ -17,18 +17,18 @@ def uuid7() -> str:
     """A UUIDv7: 48-bit Unix milliseconds then random bits, strictly increasing per process.
 
     Sorting the text sorts by time, so the log reads in order without a separate sequence;
-    two ids in the same millisecond still sort in the order they were made.
+    two ids in the same millisecond still sort in the order they were made. The counter is the
+    122 free bits as one number (milliseconds, then 74 random bits), incremented on a tie and
+    only then spread around the version and variant bits, so the spreading keeps the order.
     """
     global _last
     with _lock:
-        value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
-        if value <= _last:
-            value = _last + 1
-        _last = value
-    value &= ~(0xF << 76)
-    value |= 0x7 << 76  # version 7
-    value &= ~(0x3 << 62)
-    value |= 0x2 << 62  # RFC 9562 variant
+        state = (time.time_ns() // 1_000_000) << 74 | int.from_bytes(os.urandom(10), "big") >> 6
+        if state <= _last:
+            state = _last + 1
+        _last = state
+    millis, rand_a, rand_b = state >> 74, (state >> 62) & 0xFFF, state & ((1 << 62) - 1)
+    value = millis << 80 | 0x7 << 76 | rand_a << 64 | 0x2 << 62 | rand_b
     return str(uuid.UUID(int=value))
 
 
