@@ -4,6 +4,9 @@ The notice renderer links pages as a static site (`../nb/general.html`); here th
 templates get a `ServedPage` whose links point at this service (`/notices/general?lang=nb`).
 Rendered pages are cached per manifest digest and notice history, so a reload or a newly
 published version is served at once and nothing else is rendered twice.
+
+The privacy centre's front page is rendered here too, from `web/templates/privacy/` in the
+centre's catalog; `centre_of` gives every centre page (and the request pages) its layout.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from pledge.errors import NotFoundError, PledgeError
 from pledge.manifest.model import Manifest
@@ -32,9 +35,13 @@ from pledge.notices.render import (
 )
 from pledge.notices.versions import history_path, load_history
 from pledge.notices.view import build_view
+from pledge.requests.model import REQUEST_KINDS
+from pledge.requests.render import render as render_centre
+from pledge.requests.service import offered_kinds
 
 log = logging.getLogger("pledge.api.pages")
 NOTICES = "/notices"
+CENTRE = "/privacy"
 MEDIA_TYPES = {
     "html": "text/html; charset=utf-8",
     "md": "text/markdown; charset=utf-8",
@@ -156,73 +163,86 @@ class NoticePages:
         return self._cached(("privacy", lang), lang, "html", lambda: _privacy_html(self, lang))
 
 
-def _privacy_html(pages: NoticePages, lang: str) -> str:
-    """The privacy centre's first page: the notices, and how to reach the privacy team."""
-    manifest = pages.manifest
+@dataclass(frozen=True)
+class LanguageLink:
+    """One entry of the language switcher."""
+
+    code: str
+    href: str
+    current: bool
+
+
+@dataclass(frozen=True)
+class Centre:
+    """What the privacy centre's layout shows on every page: who, in which languages, whom
+    to write to."""
+
+    org_name: str
+    contact_email: str | None
+    languages: tuple[LanguageLink, ...]
+
+
+def with_query(path: str, lang: str, **params: str) -> str:
+    """`path?lang=…&…`, encoded: every link of the centre keeps the reader's language."""
+    return f"{path}?{urlencode({'lang': lang, **params})}"
+
+
+def centre_of(manifest: Manifest, lang: str, href_for: Callable[[str], str]) -> Centre:
+    """The layout's context; `href_for(code)` is this page in another language."""
+    links = tuple(LanguageLink(c, href_for(c), c == lang) for c in manifest.languages)
     org = manifest.organization
-    rows = []
-    for key, notice in manifest.notices.items():
-        links = Markup(" · ").join(
-            Markup('<a href="{}" lang="{}" hreflang="{}">{}</a>').format(
-                ServedPage(code, key).href(key), code, code, code
-            )
-            for code in manifest.languages
-        )
-        title = manifest.text(notice.title, lang)
-        rows.append(Markup("<li><strong>{}</strong><br>{}</li>").format(title, links))
-    contact = org.contact.email
-    reach = (
-        Markup('<p>Or write to <a href="mailto:{0}">{0}</a>.</p>').format(contact)
-        if contact
-        else Markup("")
-    )
-    return str(
-        Markup(_PRIVACY).format(
-            lang=lang,
-            org=escape(org.name),
-            notices=Markup("\n").join(rows),
-            reach=reach,
-            index=ServedPage(lang, "index").href("index"),
-            choices=f"/privacy/choices?lang={lang}",
-        )
-    )
+    return Centre(org.name, org.contact.email, links)
 
 
-_PRIVACY = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Privacy centre – {org}</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; padding: 0 1rem;
-  line-height: 1.6; color: #1b1f24; }}
-a {{ color: #0a56a3; }}
-li {{ margin: 0.5rem 0; }}
-.note {{ background: #f3f6f9; border-left: 4px solid #0a56a3; padding: 0.5rem 1rem; }}
-</style>
-</head>
-<body>
-<main>
-<h1>Privacy centre – {org}</h1>
-<h2>Our privacy notices</h2>
-<ul>
-{notices}
-</ul>
-<p><a href="{index}">All notices</a></p>
-<h2>Your choices</h2>
-<p><a href="{choices}">Cookies, programmes and marketing: see and change your choices</a></p>
-<h2>Your rights</h2>
-<div class="note">
-<p>You may ask for a copy of your data, a correction or an erasure. A form on this page
-comes in the next release; until then requests are taken through the API
-(<code>POST /v1/requests</code>, see <a href="/docs">/docs</a>).</p>
-{reach}
-</div>
-</main>
-</body>
-</html>
-"""
+def centre_jurisdictions(manifest: Manifest) -> list[str]:
+    """The jurisdictions a person may say they live in; `global` covers everywhere else."""
+    return list(dict.fromkeys([*manifest.jurisdictions, "global"]))
+
+
+def offered_anywhere(manifest: Manifest) -> list[str]:
+    """Request kinds offered under at least one of the manifest's jurisdictions."""
+    offered = {k for j in centre_jurisdictions(manifest) for k in offered_kinds(manifest, j)}
+    return [k for k in REQUEST_KINDS if k in offered]
+
+
+def _org_facts(manifest: Manifest, lang: str) -> dict[str, str | None]:
+    org = manifest.organization
+    authority = org.supervisory_authority
+    return {
+        "contact_name": manifest.text(org.contact.name, lang) or None,
+        "contact_email": org.contact.email,
+        "contact_postal": manifest.text(org.contact.postal, lang) or None,
+        "dpo_name": (manifest.text(org.dpo.name, lang) or None) if org.dpo else None,
+        "dpo_email": org.dpo.email if org.dpo else None,
+        "authority_name": manifest.text(authority.name, lang) if authority else None,
+        "authority_url": authority.url if authority else None,
+    }
+
+
+def _privacy_html(pages: NoticePages, lang: str) -> str:
+    """The privacy centre's front page: notices in every language, choices, rights, contact."""
+    manifest = pages.manifest
+    notices = [
+        {
+            "title": manifest.text(notice.title, lang),
+            "href": ServedPage(lang, key).href(key),
+            "languages": [
+                {"code": code, "href": ServedPage(code, key).href(key)}
+                for code in manifest.languages
+                if code != lang
+            ],
+        }
+        for key, notice in manifest.notices.items()
+    ]
+    return render_centre(
+        "privacy/index.html",
+        lang,
+        centre=centre_of(manifest, lang, lambda code: with_query(CENTRE, code)),
+        notices=notices,
+        notices_href=ServedPage(lang, "index").href("index"),
+        kinds=offered_anywhere(manifest),
+        org=_org_facts(manifest, lang),
+    )
 
 
 def docs_html(openapi: dict[str, Any]) -> str:

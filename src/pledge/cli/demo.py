@@ -110,6 +110,7 @@ def _banner(
         first = next(iter(manifest.notices), None)
         lines.append("Open in your browser:")
         lines.append(f"  Privacy centre      {base}/privacy")
+        lines.append(f"  Make a request      {base}/privacy/requests")
         if first is not None:
             for code in manifest.languages:
                 lines.append(f"  Notice ({code})         {base}/notices/{first}?lang={code}")
@@ -117,6 +118,9 @@ def _banner(
         lines.append(f"  Your choices        {base}/privacy/choices")
         lines.append(f"  Sample site, banner {base}/consent/demo")
         lines.append(f"  API documentation   {base}/docs   (OpenAPI: {base}/openapi.json)")
+        if databases:  # <data_dir>/demo/*.db: the outbox is <data_dir>/outbox
+            outbox = databases[0].path.parent.parent / "outbox"
+            lines.append(f"  Mail (codes, links) {outbox}   (unless PLEDGE_SMTP_URL is set)")
         lines.append("")
     lines += [
         "Admin API key (shown only now; a new one is made each run):",

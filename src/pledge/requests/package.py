@@ -17,6 +17,7 @@ import json
 import re
 import secrets
 import zipfile
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,7 +28,7 @@ from pledge.manifest.jurisdictions import EEA
 from pledge.manifest.model import Manifest
 from pledge.policy import rights_offered
 from pledge.requests.model import DataRequest, RequestPackage
-from pledge.requests.render import gettext, render
+from pledge.requests.render import N_, gettext, render
 from pledge.requests.report import AccessResult, json_value
 from pledge.store.db import store_of
 from pledge.store.tables import table, utcnow
@@ -102,12 +103,12 @@ def system_facts(
 
 
 _BASES = {
-    "consent": "Consent",
-    "contract": "Performance of a contract",
-    "legal_obligation": "Legal obligation",
-    "vital_interests": "Vital interests",
-    "public_task": "Public task",
-    "legitimate_interests": "Legitimate interests",
+    "consent": N_("Consent"),
+    "contract": N_("Performance of a contract"),
+    "legal_obligation": N_("Legal obligation"),
+    "vital_interests": N_("Vital interests"),
+    "public_task": N_("Public task"),
+    "legitimate_interests": N_("Legitimate interests"),
 }
 
 
@@ -241,6 +242,23 @@ def open_package(session: Session, request_id: str) -> tuple[DataRequest, bytes]
         raise DownloadRefused("this request has no package")
     vault = store_of(session).vault
     return req, vault.decrypt_for(session, row.subject_id, row.sealed, _aad(request_id))
+
+
+@dataclass(frozen=True)
+class LinkState:
+    """When a package's mailed link expires and whether it was used (never the link itself)."""
+
+    expires_at: datetime
+    downloaded_at: datetime | None
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return (now or utcnow()) >= self.expires_at
+
+
+def link_state(session: Session, request_id: str) -> LinkState | None:
+    """The state of a request's download link, for the status page; None without a package."""
+    row = session.get(RequestPackage, request_id)
+    return None if row is None else LinkState(row.expires_at, row.downloaded_at)
 
 
 def download_url(public_url: str, token: str) -> str:

@@ -6,6 +6,7 @@ address, and a bad id, token or code answers like any other bad one.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -15,8 +16,9 @@ from pydantic import BaseModel, Field
 from pledge.api.auth import actor, guard, public
 from pledge.api.problems import Problem
 from pledge.api.state import AppState, state_of
+from pledge.errors import NotFoundError
 from pledge.requests import package, service
-from pledge.requests.service import Filter, Intake
+from pledge.requests.service import Filter, Intake, RequestError
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"])
 _ID = Path(min_length=1, max_length=36)
@@ -49,6 +51,10 @@ class Submitted(BaseModel):
 
 class CodeIn(BaseModel):
     code: str = Field(min_length=1, max_length=32)
+
+
+class TokenIn(BaseModel):
+    token: str = Field(min_length=1, max_length=100)
 
 
 class ReasonsIn(BaseModel):
@@ -116,6 +122,21 @@ def verify(request: Request, request_id: Annotated[str, _ID], body: CodeIn) -> d
             outcome=result.outcome if result.outcome != "missing" else "wrong",
         )
     return {"verified": True}
+
+
+@router.post(
+    "/{request_id}/resend",
+    status_code=202,
+    summary="Send a new code (with the request's token); the same answer whatever happens",
+    **public(),
+)
+def resend(request: Request, request_id: Annotated[str, _ID], body: TokenIn) -> dict[str, Any]:
+    """A new code for an unverified request. A bad id or token, a request past verification or
+    one out of codes answer like a sent code: nothing here tells them apart."""
+    state = _ready(request)
+    with contextlib.suppress(NotFoundError, RequestError), state.store.transaction() as session:
+        service.resend_code(session, state.holder.manifest, request_id, body.token)
+    return {"accepted": True}
 
 
 @router.get("/{request_id}/status", summary="The status, with the request's token", **public())
