@@ -44,6 +44,9 @@ EXECUTE_JOB = "requests.execute"
 PURGE_JOB = "requests.purge"
 #: Unverified requests are deleted this long after they arrived.
 UNVERIFIED_TTL_DAYS = 7
+#: Web requests per address and day that get mail and start: past it, intake answers the same
+#: but mails nothing, so the public form cannot be used to flood someone's mailbox.
+MAIL_LIMIT_PER_DAY = 5
 TERMINAL = frozenset({"completed", "denied", "forwarded"})
 TRANSITIONS: Mapping[str, frozenset[str]] = {
     "unverified": frozenset({"verified", "denied"}),
@@ -244,7 +247,17 @@ def submit(
             "due": req.due_at.isoformat(),
         },
     )
+    enqueue(
+        session,
+        PURGE_JOB,
+        {"request_id": req.id},
+        idempotency_key=f"request:{req.id}:purge",
+        run_at=now + timedelta(days=UNVERIFIED_TTL_DAYS),
+    )
     needs_code = config.verification != "none" and not verified
+    if intake.channel == "web" and _flooded(session, req, now):
+        audit.append(session, actor, "request.mail_withheld", "request", req.id, {})
+        return Submitted(req.id, req.reference, token, req.state, req.due_at)
     link = status_url(public_url, req, token)
     _mail(
         session,
@@ -263,17 +276,29 @@ def submit(
     )
     if needs_code:
         send_code(session, manifest, req, intake.email, now=now)
-    enqueue(
-        session,
-        PURGE_JOB,
-        {"request_id": req.id},
-        idempotency_key=f"request:{req.id}:purge",
-        run_at=now + timedelta(days=UNVERIFIED_TTL_DAYS),
-    )
     if not needs_code:
         how = "staff_attested" if verified else "not_required"
         mark_verified(session, manifest, req, actor=actor, how=how, now=now)
     return Submitted(req.id, req.reference, token, req.state, req.due_at)
+
+
+def _flooded(session: Session, req: DataRequest, now: datetime) -> bool:
+    """Whether the address already made `MAIL_LIMIT_PER_DAY` web requests in the last day.
+
+    Such a request is kept (and purged unverified like any other) but gets no mail and does
+    not start, not even an opt-out that needs no code: the earlier ones already carry it.
+    """
+    query = (
+        select(func.count())
+        .select_from(DataRequest)
+        .where(
+            DataRequest.subject_id == req.subject_id,
+            DataRequest.id != req.id,
+            DataRequest.channel == "web",
+            DataRequest.received_at > now - timedelta(days=1),
+        )
+    )
+    return int(session.execute(query).scalar_one()) >= MAIL_LIMIT_PER_DAY
 
 
 def _language(manifest: Manifest, lang: str | None) -> str:
