@@ -1,28 +1,34 @@
 """Consent decisions: in-process `policy.decide` and `GET /v1/consent/decision` under load.
 
-    .venv/bin/python benchmarks/consent_bench.py [--requests 10000] [--connections 32]
+    .venv/bin/python benchmarks/consent_bench.py [--requests 30000] [--seconds 10]
+        [--connections 32] [--workers 1,2] [--client auto|wrk|python] [--clients 1]
 
 1. `policy.decide` on the Lumen manifest for a mix of purposes (consent, contract,
    legitimate interests with a programme, GPC): best of 5 runs, µs per call (target < 20 µs).
-2. The decision endpoint served by uvicorn (one worker, its own process) on loopback, loaded
-   from this process with keep-alive connections: 500 subjects with recorded choices, every
-   request a different subject/purpose; bounded by --requests and --seconds. Reports req/s
-   and p50/p99 latency (target ≥ 3,000/s, p99 < 20 ms on 2 cores). Always exits 0.
+2. The decision endpoint of `pledge serve --workers N` (its own processes, 127.0.0.1, SQLite,
+   no embedded job worker) for each N of --workers, beside a bare ASGI app under the same
+   uvicorn settings and the same process count that sends the very same response bytes
+   (JSON body and security headers) without doing anything: the ceiling of the machine for
+   this response. 500 subjects with recorded choices, one service key; requests go round
+   500 subjects × 5 purposes on keep-alive connections. Load comes from another process:
+   `wrk` when installed (`apt-get install wrk`), else Python client processes; each row is
+   bounded by --requests and --seconds after a warm-up. Prints req/s and p50/p99 latency per
+   row, the load average, and whether Pledge meets the target (≥ 3,000/s with p99 < 20 ms
+   on 2 cores). Stops everything it started; always exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import textwrap
 import time
 from pathlib import Path
+
+from benchutil import HEADER, Generator, Load, Result, free_port, load_average, running
 
 ROOT = Path(__file__).resolve().parents[1]
 LUMEN = ROOT / "examples" / "lumen"
@@ -32,6 +38,42 @@ PURPOSES = (
     "analytics.product_improvement",
     "marketing.advertising.third_party.targeted",
     "marketing.events",
+)
+TARGET_RATE, TARGET_P99_MS = 3000, 20.0
+
+# The ceiling: an ASGI function sending a decision's bytes, one process per socket as
+# `pledge serve --workers` runs them (the same SO_REUSEPORT sockets).
+BASELINE = textwrap.dedent(
+    """
+    import multiprocessing, sys
+    import uvicorn
+    from pledge.api.middleware import secure
+    from pledge.cli.serve import listen_sockets
+
+    BODY = (b'{"allowed":true,"reason":"consent_given","purpose":"analytics.web",'
+            b'"subject":"device:bench000000000000"}')
+    HEADERS = secure([(b"content-length", str(len(BODY)).encode()),
+                      (b"content-type", b"application/json")])
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+        await send({"type": "http.response.body", "body": BODY})
+
+    def serve(sock):
+        config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False,
+                                server_header=False)
+        uvicorn.Server(config).run(sockets=[sock])
+
+    if __name__ == "__main__":
+        port, workers = int(sys.argv[1]), int(sys.argv[2])
+        spawn = multiprocessing.get_context("spawn")
+        processes = [spawn.Process(target=serve, args=(sock,))
+                     for sock in listen_sockets("127.0.0.1", port, workers)]
+        for process in processes:
+            process.start()
+        for process in processes:
+            process.join()
+    """
 )
 
 
@@ -55,23 +97,8 @@ def bench_inprocess() -> None:
     print(f"policy.decide: {best / n * 1e6:.2f} µs per decision (best of 5 × {n:,}; target < 20)")
 
 
-SERVER = textwrap.dedent(
-    """
-    import sys, uvicorn
-    from pledge.api.app import create_app
-    from pledge.config import Settings
-    from pledge.manifest_holder import ManifestHolder
-    from pledge.store.db import Store
-    data, manifest, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    store = Store(Settings(data_dir=data))
-    app = create_app(store.settings, store, ManifestHolder(manifest))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    """
-)
-
-
-def prepare(data: Path) -> tuple[str, list[str]]:
-    """A migrated store with a service key and 500 subjects with choices."""
+def prepare(data: Path, subjects: int) -> tuple[str, list[str]]:
+    """A migrated store with a service key and `subjects` subjects with choices."""
     from pledge import apikeys
     from pledge.config import Settings
     from pledge.consent import records
@@ -86,111 +113,107 @@ def prepare(data: Path) -> tuple[str, list[str]]:
     with store.transaction() as session:
         _, secret = apikeys.create(session, "bench", "service")
     signer = signer_for(data)
-    subjects = []
+    names = []
     with store.transaction() as session:
-        for i in range(int(os.environ.get("BENCH_SUBJECTS", "500"))):
+        for i in range(subjects):
             subject = f"device:bench{i:012d}"
             mechanism = ("accept_all", "reject_all")[i % 2]
             choice = records.NewChoice(subject, mechanism, "eu", "en", "bench")
             records.record(session, manifest, signer, choice, "http://bench")
-            subjects.append(subject)
+            names.append(subject)
     store.dispose()
-    return secret, subjects
+    return secret, names
 
 
-async def load(
-    port: int, secret: str, subjects: list[str], total: int, conns: int, seconds: float
-) -> tuple[list[float], int, float]:
-    latencies: list[float] = []
-    errors = 0
-    next_i = 0
-    deadline = time.perf_counter() + seconds
-
-    async def worker() -> None:
-        nonlocal next_i, errors
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        while next_i < total and time.perf_counter() < deadline:
-            i = next_i
-            next_i += 1
-            subject, purpose = subjects[i % len(subjects)], PURPOSES[i % 5]
-            path = f"/v1/consent/decision?subject={subject}&purpose={purpose}"
-            request = (
-                f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {secret}\r\n\r\n"
-            ).encode()
-            start = time.perf_counter()
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            await reader.readexactly(length)
-            latencies.append(time.perf_counter() - start)
-            if not head.startswith(b"HTTP/1.1 200"):
-                errors += 1
-        writer.close()
-
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(conns)))
-    return latencies, errors, time.perf_counter() - start
+def decision_paths(subjects: list[str]) -> tuple[str, ...]:
+    """Every subject with every purpose, subjects changing fastest (2,500 paths for 500)."""
+    return tuple(
+        f"/v1/consent/decision?subject={subject}&purpose={purpose}"
+        for purpose in PURPOSES
+        for subject in subjects
+    )
 
 
-def bench_endpoint(total: int, conns: int, seconds: float) -> None:
-    data = Path(tempfile.mkdtemp(prefix="pledge-consent-bench-"))
+def bench_endpoint(args: argparse.Namespace) -> None:
+    counts = [int(n) for n in args.workers.split(",")]
+    tmp = Path(tempfile.mkdtemp(prefix="pledge-consent-bench-"))
     try:
-        secret, subjects = prepare(data / "data")
-        manifest_dir = data / "lumen"
-        shutil.copytree(LUMEN, manifest_dir)
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                SERVER,
-                str(data / "data"),
-                str(manifest_dir / "pledge.yaml"),
-                str(port),
-            ],
-            env={**os.environ, "PLEDGE_DATA_DIR": str(data / "data")},
-        )
-        try:
-            for _ in range(200):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-                    break
-                except OSError:
-                    time.sleep(0.05)
-            asyncio.run(load(port, secret, subjects, 1000, conns, 10))  # warm up the caches
-            latencies, errors, elapsed = asyncio.run(
-                load(port, secret, subjects, total, conns, seconds)
+        data, manifest = tmp / "data", tmp / "lumen"
+        secret, subjects = prepare(data, args.subjects)
+        shutil.copytree(LUMEN, manifest, ignore=shutil.ignore_patterns("*.db", "pledge-data"))
+        baseline = tmp / "baseline.py"
+        baseline.write_text(BASELINE)
+        env = {**os.environ, "PLEDGE_DATA_DIR": str(data)}
+        paths = decision_paths(subjects)
+        auth = {"Authorization": f"Bearer {secret}"}
+
+        def load(port: int) -> Load:
+            return Load(port, paths, auth, args.requests, args.seconds, args.connections)
+
+        with Generator(args.clients, use_wrk=args.client != "python") as generator:
+            if args.client == "wrk" and not generator.wrk:
+                raise SystemExit("wrk is not installed (apt-get install wrk)")
+            print(
+                f"decision endpoint: {len(subjects)} subjects × {len(PURPOSES)} purposes, "
+                f"{args.connections} connections, at most {args.requests:,} requests or "
+                f"{args.seconds:g} s per row after a warm-up; load from {generator.describe()} "
+                f"on 127.0.0.1; {os.cpu_count()} CPUs; Python {sys.version.split()[0]}; "
+                f"load average {load_average()}",
+                flush=True,
             )
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
-        latencies.sort()
-        n = len(latencies)
-        p50 = latencies[n // 2] * 1000
-        p99 = latencies[min(n - 1, int(n * 0.99))] * 1000
-        print(
-            f"decision endpoint: {n:,} requests in {elapsed:.2f} s = {n / elapsed:,.0f} req/s, "
-            f"p50 {p50:.2f} ms, p99 {p99:.2f} ms, {errors} non-200 "
-            f"({conns} connections, 1 uvicorn worker, {os.cpu_count()} CPUs; "
-            "target ≥ 3,000/s, p99 < 20 ms)"
-        )
+            print(HEADER, flush=True)
+            results: list[tuple[int, Result, Result]] = []
+            for n in counts:
+                port = free_port()
+                cmd = [sys.executable, str(baseline), str(port), str(n)]
+                with running(cmd, env, port):
+                    measured = _twice(generator, f"bare ASGI, same bytes ×{n}", load(port))
+                port = free_port()
+                cmd = [sys.executable, "-c", "from pledge.cli import main; main()", "serve"]
+                cmd += ["--port", str(port), "--manifest", str(manifest / "pledge.yaml")]
+                cmd += ["--no-worker", "--log-level", "warning", "--workers", str(n)]
+                with running(cmd, env, port):
+                    measured = _twice(generator, f"pledge serve --workers {n}", load(port), 3000)
+                results.append((n, *measured))
+        print(f"load average after: {load_average()}")
+        for n, fastest, paced in results:
+            met = (
+                fastest.rate >= TARGET_RATE
+                and paced.rate >= 0.95 * TARGET_RATE
+                and paced.p99_ms < TARGET_P99_MS
+                and not (fastest.errors or paced.errors)
+            )
+            print(
+                f"--workers {n}: {'PASS' if met else 'FAIL'} (target ≥ {TARGET_RATE:,} req/s, "
+                f"and p99 < {TARGET_P99_MS:g} ms at {TARGET_RATE:,} req/s, no errors)"
+            )
     finally:
-        shutil.rmtree(data, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _twice(
+    generator: Generator, name: str, load: Load, warm_up: int = 1000
+) -> tuple[Result, Result]:
+    """As fast as it goes, then offered the target rate; prints both rows."""
+    fastest = generator.measure(f"{name}, max", load, warm_up)
+    print(fastest.row(), flush=True)
+    paced = generator.run(f"{name}, {TARGET_RATE:,}/s", load.but(rate=TARGET_RATE))
+    print(paced.row(), flush=True)
+    return fastest, paced
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--requests", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=30_000, help="per row (bound)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="per row (bound)")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--workers", default="1,2", help="API process counts to measure")
+    parser.add_argument("--subjects", type=int, default=500)
+    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument("--clients", type=int, default=1, help="Python client processes")
     args = parser.parse_args()
     bench_inprocess()
-    bench_endpoint(args.requests, args.connections, args.seconds)
+    bench_endpoint(args)
 
 
 if __name__ == "__main__":

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from apisupport import copy_manifest, free_port, pledge_command, wait_for_health
 
+from pledge import apikeys
 from pledge.config import Settings
 from pledge.store import audit
 from pledge.store.db import Store
@@ -122,3 +125,116 @@ def test_serve_refuses_a_manifest_with_errors(env: dict[str, str], tmp_path: Pat
     assert result.returncode == 2
     assert "not starting" in result.stderr
     assert "error" in result.stderr
+
+
+# --- several API processes: `pledge serve --workers 2` -------------------------------------
+
+BOUND = 3.0  # seconds for a change to reach every worker (the feed polls every 0.2 s)
+FRESH = 20  # requests on fresh connections: the kernel spreads them over both workers
+
+
+def _fresh(url: str, **kwargs: Any) -> list[httpx.Response]:
+    """`FRESH` GETs, each on its own connection (so on either worker)."""
+    return [httpx.get(url, timeout=10, **kwargs) for _ in range(FRESH)]
+
+
+def _until(check: Callable[[], bool], bound: float = BOUND) -> None:
+    deadline = time.monotonic() + bound
+    while not check():
+        assert time.monotonic() < deadline, f"not within {bound} s"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def workers(
+    store: Store, tmp_path: Path
+) -> Iterator[tuple[subprocess.Popen[str], str, Path, dict[str, str], Path]]:
+    env = {
+        **os.environ,
+        "PLEDGE_DATA_DIR": str(store.settings.data_dir),
+        "PLEDGE_DATABASE_URL": store.settings.database_url,
+        "PYTHONUNBUFFERED": "1",
+    }
+    manifest = copy_manifest(tmp_path / "manifest")
+    port = free_port()
+    log = tmp_path / "serve.log"
+    args = ["serve", "--port", str(port), "--manifest", str(manifest), "--workers", "2"]
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [*pledge_command(), *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    try:
+        yield process, f"http://127.0.0.1:{port}", manifest, env, log
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+
+
+def test_workers_serve_together_and_follow_each_other(
+    workers: tuple[subprocess.Popen[str], str, Path, dict[str, str], Path], store: Store
+) -> None:
+    process, base, manifest, env, log = workers
+    with store.transaction() as session:
+        record, key = apikeys.create(session, "product", "service")
+    auth = {"Authorization": f"Bearer {key}"}
+    wait_for_health(base, process=process)
+    port = int(base.rsplit(":", 1)[1])
+    pid_file = store.settings.data_dir / "run" / f"serve-{port}.pid"
+    assert json.loads(pid_file.read_text())["pid"] == process.pid
+
+    # Two processes answer; only the first runs the embedded job worker.
+    assert {r.json()["worker"] for r in _fresh(f"{base}/health")} == {"running", "disabled"}
+    assert log.read_text().count("embedded worker started") == 1
+
+    # A choice recorded through one worker reaches decisions in every worker.
+    decision = f"{base}/v1/consent/decision"
+    query = {"subject": "device:workerstestaaaaaa", "purpose": "analytics.web"}
+    assert {r.json()["reason"] for r in _fresh(decision, params=query, headers=auth)} == {
+        "no_consent"
+    }
+    recorded = httpx.post(
+        f"{base}/v1/consent",
+        json={
+            "mechanism": "api",
+            "subject": query["subject"],
+            "purposes": {query["purpose"]: True},
+        },
+        headers=auth,
+    )
+    assert recorded.status_code == 201, recorded.text
+    _until(lambda: all(r.json()["allowed"] for r in _fresh(decision, params=query, headers=auth)))
+
+    # A key revoked by another process (the CLI) stops working in every worker.
+    revoked = _run(env, "keys", "revoke", record.id)
+    assert revoked.returncode == 0, revoked.stderr
+    _until(lambda: {r.status_code for r in _fresh(decision, params=query, headers=auth)} == {401})
+
+    # SIGHUP (through `pledge reload`) reaches every worker before reload reports.
+    first = _digest(base)
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace("Notice", "Statement"))
+    reloaded = _run(env, "reload")
+    assert reloaded.returncode == 0, reloaded.stdout + reloaded.stderr
+    digests = {r.json()["manifest_digest"] for r in _fresh(f"{base}/health")}
+    assert len(digests) == 1 and digests != {first}
+
+    # A worker that dies is replaced.
+    pids = [int(p) for p in re.findall(r"worker 1 started \(pid (\d+)\)", log.read_text())]
+    os.kill(pids[-1], signal.SIGKILL)
+    _until(lambda: log.read_text().count("worker 1 started") == 2, bound=10)
+    wait_for_health(base, process=process)
+
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(40) == 0
+    assert not pid_file.exists()
+    assert log.read_text().count("embedded worker stopped") == 1
+    with store.reader() as session:
+        events = audit.list_events(session, audit.EventFilter(object_type="manifest")).events
+    assert [(e.action, e.actor) for e in events] == [
+        ("manifest.loaded", "serve"),
+        ("manifest.reloaded", "signal:SIGHUP"),
+    ]

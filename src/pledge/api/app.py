@@ -1,23 +1,29 @@
 """The FastAPI application: `create_app(settings, store, holder)` builds one service instance.
 
 Nothing here is global: tests build as many apps as they like, each with its own store,
-manifest holder, rate limiter and metrics. `pledge serve` builds one and runs it with uvicorn.
+manifest holder, rate limiter and metrics. `pledge serve` builds one per process and runs it
+with uvicorn. While it runs, a change feed (`pledge.api.changes`) keeps its caches in step
+with what other processes write, and the hot-path routes are answered by lean ASGI handlers
+before the FastAPI stack (`pledge.api.fastpath`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.types import Receive, Scope, Send
 
 from pledge import __version__
 from pledge.api import problems
 from pledge.api.auth import PERMISSION_KEY, PUBLIC_KEY
+from pledge.api.changes import ChangeFeed, KeyRevocations
+from pledge.api.fastpath import LeanRoutes
 from pledge.api.metrics import MetricsMiddleware
 from pledge.api.middleware import BodyLimit, SecurityHeaders
 from pledge.api.pages import NoticePages
@@ -26,6 +32,7 @@ from pledge.api.routes import ROUTERS
 from pledge.api.settings import ApiSettings
 from pledge.api.state import AppState
 from pledge.config import Settings
+from pledge.consent.service import service_for
 from pledge.manifest_holder import ManifestHolder
 from pledge.store.db import Store
 from pledge.store.errors import StoreError
@@ -41,6 +48,18 @@ client address. Errors are RFC 9457 problem documents (`application/problem+json
 """
 
 
+class PledgeAPI(FastAPI):
+    """FastAPI, with the lean routes tried first (`pledge.api.fastpath`)."""
+
+    lean: LeanRoutes | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lean = self.lean
+        if lean is not None and scope["type"] == "http" and await lean.handle(scope, receive, send):
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings,
     store: Store,
@@ -49,8 +68,13 @@ def create_app(
     start_worker: bool = False,
     api_settings: ApiSettings | None = None,
     access_log: bool = False,
-) -> FastAPI:
-    """A service over `store` serving the manifest `holder` has; with an embedded worker."""
+    lean_routes: bool = True,
+) -> PledgeAPI:
+    """A service over `store` serving the manifest `holder` has; with an embedded worker.
+
+    `lean_routes=False` answers every route through the FastAPI stack: the reference the
+    lean routes are tested against.
+    """
     api = api_settings or ApiSettings()
     state = AppState(
         settings=settings,
@@ -61,8 +85,11 @@ def create_app(
         start_worker=start_worker,
     )
 
+    feed = ChangeFeed(store, [service_for(store), KeyRevocations(state.key_cache)])
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        feed.start()
         if start_worker:
             load_handler_modules()
             state.worker = WorkerThread(store)
@@ -74,8 +101,9 @@ def create_app(
             if state.worker is not None:
                 state.worker.stop()
                 log.info("embedded worker stopped")
+            feed.stop()
 
-    app = FastAPI(
+    app = PledgeAPI(
         title="Pledge",
         version=__version__,
         description=DESCRIPTION,
@@ -101,7 +129,7 @@ def create_app(
 
     for router in ROUTERS:
         app.include_router(router)
-    _check_declarations(app)
+    _check_declarations(ROUTERS)
 
     if api.cors_origin_list:
         app.add_middleware(
@@ -114,12 +142,17 @@ def create_app(
     app.add_middleware(BodyLimit, max_bytes=api.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics, access_log=access_log)
     app.add_middleware(SecurityHeaders)
+    if lean_routes:
+        app.lean = LeanRoutes(app, state, access_log=access_log)
     return app
 
 
-def _check_declarations(app: FastAPI) -> None:
-    """Refuse to build an app with a route that says neither its permission nor public."""
-    for route in app.routes:
+def _check_declarations(routers: Iterable[APIRouter]) -> None:
+    """Refuse to build an app with a route that says neither its permission nor public.
+
+    Walks the routers, not `app.routes`: FastAPI lists included routers there, not routes.
+    """
+    for route in (r for router in routers for r in router.routes):
         if not isinstance(route, APIRoute):
             continue
         extra = route.openapi_extra or {}

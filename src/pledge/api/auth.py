@@ -20,7 +20,7 @@ from pledge import apikeys
 from pledge.api.permissions import PERMISSIONS, roles_with
 from pledge.api.problems import Problem
 from pledge.api.schemas import ProblemDocument
-from pledge.api.state import state_of
+from pledge.api.state import AppState, state_of
 from pledge.apikeys import KeyRecord
 
 log = logging.getLogger("pledge.api.auth")
@@ -38,16 +38,23 @@ def _unauthorized(detail: str, error: str | None) -> Problem:
     return Problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": challenge})
 
 
-def require(permission: str) -> Callable[..., Awaitable[KeyRecord]]:
-    """A dependency that admits callers whose key's role has `permission` (401 / 403 else)."""
+KeyCheck = Callable[
+    [AppState, HTTPAuthorizationCredentials | None, str | None], Awaitable[KeyRecord]
+]
+
+
+def key_check(permission: str) -> KeyCheck:
+    """The key check for `permission` (401 / 403 problems), from what the request presented.
+
+    `require` wraps it as a FastAPI dependency; the lean routes (`pledge.api.fastpath`) call it
+    directly, so both paths admit exactly the same callers.
+    """
     if permission not in PERMISSIONS:
         raise ValueError(f"unknown permission {permission!r}; add it to api/permissions.py")
     allowed = roles_with(permission)
 
-    async def dependency(
-        request: Request,
-        bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
-        header_key: str | None = Depends(_api_key),
+    async def check(
+        state: AppState, bearer: HTTPAuthorizationCredentials | None, header_key: str | None
     ) -> KeyRecord:
         secret = bearer.credentials if bearer is not None else header_key
         if not secret:
@@ -56,16 +63,9 @@ def require(permission: str) -> Callable[..., Awaitable[KeyRecord]]:
                 "`X-API-Key: plg_…` (create one with `pledge keys create`).",
                 None,
             )
-        secret = secret.strip()
-        cache = state_of(request).key_cache
-        record = cache.get(secret)
-        if record is None:
-            record = await run_in_threadpool(_verify, request, secret)
-            if record is not None:
-                cache.put(secret, record)
+        record = await known_key(state, secret.strip())
         if record is None:
             raise _unauthorized("The API key is unknown or revoked.", "invalid_token")
-        request.state.key = record
         if record.role not in allowed:
             log.info("key %s (%s) refused %s", record.id, record.role, permission)
             raise Problem(
@@ -76,14 +76,47 @@ def require(permission: str) -> Callable[..., Awaitable[KeyRecord]]:
             )
         return record
 
+    return check
+
+
+async def presented(request: Request) -> tuple[HTTPAuthorizationCredentials | None, str | None]:
+    """The bearer credentials and `X-API-Key` of a request, parsed as the OpenAPI schemes say."""
+    return await _bearer(request), await _api_key(request)
+
+
+async def known_key(state: AppState, secret: str) -> KeyRecord | None:
+    """The active key for `secret`: from the cache, else a database read in a thread."""
+    cache = state.key_cache
+    record = cache.get(secret)
+    if record is None:
+        token = cache.token()
+        record = await run_in_threadpool(_verify, state, secret)
+        if record is not None:
+            cache.put(secret, record, token)
+    return record
+
+
+def require(permission: str) -> Callable[..., Awaitable[KeyRecord]]:
+    """A dependency that admits callers whose key's role has `permission` (401 / 403 else)."""
+    check = key_check(permission)
+
+    async def dependency(
+        request: Request,
+        bearer: HTTPAuthorizationCredentials | None = Depends(_bearer),
+        header_key: str | None = Depends(_api_key),
+    ) -> KeyRecord:
+        record = await check(state_of(request), bearer, header_key)
+        request.state.key = record
+        return record
+
     dependency.__name__ = f"require_{permission.replace(':', '_')}"
     return dependency
 
 
-def _verify(request: Request, secret: str) -> KeyRecord | None:
+def _verify(state: AppState, secret: str) -> KeyRecord | None:
     if len(secret) > _MAX_KEY_LENGTH or not secret.isascii():
         return None
-    with state_of(request).store.reader() as session:
+    with state.store.reader() as session:
         return apikeys.verify(session, secret)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -31,17 +32,28 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
-                if b"content-security-policy" not in present:
-                    headers.append((b"content-security-policy", CSP))
-                message["headers"] = headers
-            await send(message)
+        await self.app(scope, receive, secured(send))
 
-        await self.app(scope, receive, send_with_headers)
+
+def secure(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """`headers` plus every security header (and the CSP) the response did not set itself."""
+    out = list(headers)
+    present = {name.lower() for name, _ in out}
+    out += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+    if b"content-security-policy" not in present:
+        out.append((b"content-security-policy", CSP))
+    return out
+
+
+def secured(send: Send) -> Send:
+    """`send` adding the security headers to the response start (see `secure`)."""
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = secure(message.get("headers", ()))
+        await send(message)
+
+    return send_with_headers
 
 
 class BodyLimit:

@@ -2,8 +2,9 @@
 
 `POST /v1/consent` is public and rate limited; a caller with a `consent:write` key may also
 record for a known identity (through the vault) or by `api`/`import`. The decision route is
-on the product's hot path: it answers from the consent service's cache on the event loop and
-only goes to a thread for a database read.
+on the product's hot path: `pledge.api.fastpath` serves it before the FastAPI stack with the
+same `decision_json`; it answers from the consent service's cache on the event loop and only
+goes to a thread for a database read.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from dataclasses import dataclass
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -23,20 +26,29 @@ from pydantic import BaseModel, ConfigDict, Field
 from pledge.api.auth import guard, public, require
 from pledge.api.problems import Problem
 from pledge.api.routes.notices import language_of
-from pledge.api.state import state_of
+from pledge.api.state import AppState, state_of
 from pledge.apikeys import KeyRecord
 from pledge.consent import banner, gpc, records
 from pledge.consent.notice import notice_ref
 from pledge.consent.pages import render
 from pledge.consent.programs import Scope
 from pledge.consent.service import service_for
-from pledge.policy import applicable_jurisdiction
+from pledge.policy import Decision, applicable_jurisdiction
 
 router = APIRouter(tags=["consent"])
 STATIC = Path(__file__).parents[2] / "web" / "static" / "consent"
 _SUBJECT = re.compile(r"^(device|subject):[A-Za-z0-9_-]{8,64}$")
 _DEVICE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 PUBLIC_MECHANISMS = ("accept_all", "reject_all", "custom", "gpc", "withdrawal")
+DECIDE_PERMISSION = "consent:decide"
+#: Longest accepted value of each decision parameter (the route and the lean path check them).
+DECISION_LIMITS = {
+    "subject": 80,
+    "purpose": 100,
+    "jurisdiction": 16,
+    "organisation": 200,
+    "installation": 200,
+}
 EXPORT_PAGE = 1000
 
 
@@ -202,44 +214,79 @@ def banner_config(
 @router.get(
     "/v1/consent/decision",
     summary="May this purpose run for this subject now?",
-    **guard("consent:decide"),
+    **guard(DECIDE_PERMISSION),
 )
 async def decision(
     request: Request,
-    subject: Annotated[str, Query(max_length=80)],
-    purpose: Annotated[str, Query(max_length=100)],
-    jurisdiction: Annotated[str | None, Query(max_length=16)] = None,
-    organisation: Annotated[str | None, Query(max_length=200)] = None,
-    installation: Annotated[str | None, Query(max_length=200)] = None,
+    subject: Annotated[str, Query(max_length=DECISION_LIMITS["subject"])],
+    purpose: Annotated[str, Query(max_length=DECISION_LIMITS["purpose"])],
+    jurisdiction: Annotated[str | None, Query(max_length=DECISION_LIMITS["jurisdiction"])] = None,
+    organisation: Annotated[str | None, Query(max_length=DECISION_LIMITS["organisation"])] = None,
+    installation: Annotated[str | None, Query(max_length=DECISION_LIMITS["installation"])] = None,
     gpc_signal: Annotated[bool, Query(alias="gpc")] = False,
 ) -> Response:
-    state = state_of(request)
+    """Served by `pledge.api.fastpath` in the common case; declared here for the schema."""
+    query = DecisionQuery(subject, purpose, jurisdiction, organisation, installation, gpc_signal)
+    return Response(await decision_json(state_of(request), query), media_type="application/json")
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionQuery:
+    """The decision route's parameters, validated (by FastAPI or by the lean path)."""
+
+    subject: str
+    purpose: str
+    jurisdiction: str | None = None
+    organisation: str | None = None
+    installation: str | None = None
+    gpc: bool = False
+
+
+async def decision_json(state: AppState, query: DecisionQuery) -> bytes:
+    """The decision as the route answers it (JSON bytes, built without a serialiser)."""
+    key = subject_key(query.subject)
+    made = await _decide(state, key, query)
+    return (
+        _DECISION_OPEN[made.allowed]
+        + made.reason.encode()
+        + b'","purpose":'
+        + _json_text(query.purpose)
+        + b',"subject":"'
+        + key.encode()  # subject_key admits only [A-Za-z0-9_:-]: nothing to escape
+        + b'"}'
+    )
+
+
+async def _decide(state: AppState, subject: str, query: DecisionQuery) -> Decision:
+    """On the event loop from the cache; in a thread when it needs the database."""
     manifest = state.holder.manifest
-    key = subject_key(subject)
     service = service_for(state.store)
-    scope = Scope(organisation, installation) if organisation or installation else None
-
-    def answer() -> bytes:
-        made = service.decide(
-            manifest, key, purpose, jurisdiction=jurisdiction, scope=scope, gpc=gpc_signal
+    org, inst = query.organisation, query.installation
+    if not (org or inst):
+        made = service.decide_cached(
+            manifest, subject, query.purpose, jurisdiction=query.jurisdiction, gpc=query.gpc
         )
-        return (
-            b'{"allowed":'
-            + (b"true" if made.allowed else b"false")
-            + b',"reason":"'
-            + made.reason.encode()
-            + b'","purpose":'
-            + json.dumps(purpose).encode()
-            + b',"subject":"'
-            + key.encode()
-            + b'"}'
-        )
+        if made is not None:
+            return made
+    decide = partial(
+        service.decide,
+        manifest,
+        subject,
+        query.purpose,
+        jurisdiction=query.jurisdiction,
+        scope=Scope(org, inst) if org or inst else None,
+        gpc=query.gpc,
+    )
+    return await run_in_threadpool(decide)
 
-    if scope is None and service.is_cached(manifest, key):
-        content = answer()
-    else:
-        content = await run_in_threadpool(answer)
-    return Response(content, media_type="application/json")
+
+_DECISION_OPEN = {True: b'{"allowed":true,"reason":"', False: b'{"allowed":false,"reason":"'}
+
+
+@lru_cache(maxsize=1024)
+def _json_text(value: str) -> bytes:
+    """A purpose as a JSON string; the same few purposes are asked about all the time."""
+    return json.dumps(value).encode()
 
 
 @router.get(
