@@ -136,6 +136,11 @@ class SubjectState:
     gpc: bool = False
 
 
+#: Pseudo-purposes of an opt-out of sale or sharing (CCPA "sale", CPRA "sharing"): an objection
+#: to them stops every purpose the manifest marks as sale or sharing, in every jurisdiction.
+SALE, SHARING = "sale", "sharing"
+_SALE_OR_SHARING = frozenset({SALE, SHARING})
+
 #: Legal bases under which an objection (GDPR Art. 21) stops the processing.
 _OBJECTABLE = frozenset({"legitimate_interests", "public_task"})
 
@@ -170,6 +175,7 @@ DENY_UNKNOWN = Decision(False, "unknown_purpose")
 DENY_RESTRICTED = Decision(False, "restricted")
 DENY_OBJECTION = Decision(False, "objection")
 DENY_GPC = Decision(False, "gpc_opt_out")
+DENY_OPTED_OUT = Decision(False, "opted_out_of_sale_or_sharing")
 DENY_PROGRAMME = Decision(False, "programme_not_joined")
 _ALLOW_BASIS = {
     basis: Decision(True, basis)
@@ -264,7 +270,8 @@ def decide(manifest: Manifest, purpose: str, state: SubjectState) -> Decision:
     """May `purpose` run for the subject in `state` now?
 
     In order: an unknown purpose never runs; a restriction stops everything but storage;
-    GPC opts out of sale and sharing where the law makes it an opt-out (us-ca); a purpose
+    GPC opts out of sale and sharing where the law makes it an opt-out (us-ca), and an opt-out
+    request (an objection to `sale`/`sharing`) does so everywhere; a purpose
     tied to a programme needs participation (explicit, else the jurisdiction's default);
     then the legal basis: consent needs a recorded yes, legitimate interests and public task
     run unless the person objected (a recorded no counts as an objection, as for direct
@@ -276,8 +283,11 @@ def decide(manifest: Manifest, purpose: str, state: SubjectState) -> Decision:
         return DENY_UNKNOWN
     if state.restricted and ("*" in state.restricted or purpose in state.restricted):
         return DENY_RESTRICTED
-    if state.gpc and rule.sale_or_sharing and state.jurisdiction in tables.gpc_jurisdictions:
-        return DENY_GPC
+    if rule.sale_or_sharing:
+        if state.gpc and state.jurisdiction in tables.gpc_jurisdictions:
+            return DENY_GPC
+        if state.objected and not state.objected.isdisjoint(_SALE_OR_SHARING):
+            return DENY_OPTED_OUT
     if rule.program is not None:
         joined = state.programmes.get(rule.program)
         if joined is None:

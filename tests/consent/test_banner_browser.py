@@ -226,3 +226,31 @@ def test_a_material_change_shows_the_banner_again(browser: Any, live: Live) -> N
     page.locator(".pledge-banner").wait_for()
     assert not _analytics_ran(page)  # the old choice no longer unblocks scripts
     page.context.close()
+
+
+@pytest.mark.parametrize(("lang", "locale"), [("en", "en-GB"), ("nb", "nb-NO"), ("nl", "nl-NL")])
+def test_make_change_and_withdraw_in_each_language(
+    browser: Any, live: Live, lang: str, locale: str
+) -> None:
+    """The done-when of issue 6: every change lands in the log, in the visitor's language,
+    with a receipt that verifies against the published keys."""
+    config = httpx.get(f"{live.url}/v1/consent/config", params={"lang": lang}).json()
+    texts = config["texts"]
+    analytics = next(c["name"] for c in config["categories"] if c["id"] == "analytics")
+    page = _page(browser, locale)
+    _open_demo(page, live, f"?lang={lang}")
+    page.get_by_role("button", name=texts["accept_all"]).click()  # make
+    _wait(page, "window.pledgeDemoAnalytics === true")
+    page.locator("[data-pledge-open]").click()
+    page.get_by_label(analytics).uncheck()  # withdraw one category
+    page.get_by_role("button", name=texts["save"]).click()
+    page.wait_for_selector(".pledge-banner", state="detached")
+    page.locator("[data-pledge-open]").click()
+    page.get_by_label(analytics).check()  # change it back
+    page.get_by_role("button", name=texts["save"]).click()
+    page.wait_for_selector(".pledge-banner", state="detached")
+    records = _all_receipts_verify(live)
+    assert [r["mechanism"] for r in records] == ["accept_all", "withdrawal", "custom"]
+    assert {r["language"] for r in records} == {lang}
+    assert [r["choices"]["categories"].get("analytics") for r in records] == [True, False, True]
+    page.context.close()

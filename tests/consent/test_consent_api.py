@@ -132,10 +132,14 @@ def test_restriction_and_objection_from_the_request_engine(capi: ConsentApi) -> 
     assert decision(capi, subject, "essential.service.payment_processing")["reason"] == (
         "restricted"
     )
+    shown = capi.client.get(f"/v1/consent/{subject}", headers=capi.auth("privacy_officer"))
+    assert shown.json()["limits"] == {"restriction": ["*"], "objection": ["marketing.events"]}
     with capi.store.transaction() as session:
         set_limit(session, subject, "restriction", active=False, actor="system:dsr")
     service_for(capi.store).invalidate(subject)
     assert decision(capi, subject, "essential.service.payment_processing")["allowed"] is True
+    shown = capi.client.get(f"/v1/consent/{subject}", headers=capi.auth("privacy_officer"))
+    assert shown.json()["limits"] == {"restriction": [], "objection": ["marketing.events"]}
 
 
 def test_programmes_default_per_jurisdiction_and_participation(capi: ConsentApi) -> None:

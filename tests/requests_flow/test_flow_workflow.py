@@ -8,7 +8,10 @@ import pytest
 from flowsupport import ALICE, BOB, dump, latest_code, mails_to, run_jobs
 from sqlalchemy import select
 
-from pledge.consent.records import limits_of
+from pledge.consent.ids import vault_subject
+from pledge.consent.limits import limits_of
+from pledge.consent.records import NewChoice
+from pledge.consent.service import service_for
 from pledge.manifest.model import Manifest
 from pledge.requests import flags, service, verification
 from pledge.requests.engine import Engine
@@ -155,15 +158,33 @@ def test_staff_attested_request_with_approval(flow_store: Store, manifest: Manif
     assert "request.completed" in actions
 
 
-def test_opt_out_needs_no_code(flow_store: Store, manifest: Manifest) -> None:
+def test_opt_out_needs_no_code_and_stops_sharing(flow_store: Store, manifest: Manifest) -> None:
     done = submit(flow_store, manifest, kind="opt_out_sale_sharing", country="US", region="CA")
     assert get(flow_store, done.id).state == "in_progress"
+    subject = vault_subject(get(flow_store, done.id).subject_id)
+    consent = service_for(flow_store)
+    mail = "marketing.communications.email"
+    yes = NewChoice(subject, "api", "us-ca", "en", "test", purposes={mail: True})
+    consent.record(manifest, yes, "https://pledge.test")
+    assert consent.decide(manifest, subject, mail, jurisdiction="global").allowed
     run_jobs(flow_store)
     req = get(flow_store, done.id)
     assert req.state == "completed"
     assert req.due_at - req.received_at < timedelta(days=22)  # 15 business days
     with flow_store.reader() as session:
         assert flags.restrictions_for(session, req.subject_id) == {"sale", "sharing"}
+    consent.invalidate(subject)
+    # The product's decision honours the opt-out wherever the person is (the purpose is shared
+    # with an advertising partner), even over an earlier yes; other purposes are untouched.
+    for where in ("us-ca", "global", "eu"):
+        decided = consent.decide(manifest, subject, mail, jurisdiction=where)
+        assert (decided.allowed, decided.reason) == (False, "opted_out_of_sale_or_sharing")
+    assert consent.decide(manifest, subject, "essential.service.operations").allowed
+    # Asking again adds nothing.
+    again = submit(flow_store, manifest, kind="opt_out_sale_sharing", jurisdiction="us-ca")
+    run_jobs(flow_store)
+    result = get(flow_store, again.id).result
+    assert (result["flags"], result["added"]) == (["sale", "sharing"], 0)
 
 
 def test_deadlines_extension_and_sla(flow_store: Store, manifest: Manifest) -> None:

@@ -32,6 +32,11 @@ def uuid7() -> str:
     return str(uuid.UUID(int=value))
 
 
+def vault_subject(subject_id: str) -> str:
+    """The consent layer's name of a vault subject (a device is `device:<id>`)."""
+    return f"subject:{subject_id}"
+
+
 def truncate_ip(address: str | None) -> str | None:
     """The network, not the host: IPv4 /24, IPv6 /48 — enough to show where a choice came
     from (and spot a flood of forged ones) without keeping the visitor's address."""

@@ -32,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from pledge.consent import records
-from pledge.consent.ids import uuid7
+from pledge.consent.ids import uuid7, vault_subject
 from pledge.consent.notice import notice_ref
 from pledge.consent.receipts import signer_for
 from pledge.consent.tables import ConsentRecord
@@ -689,7 +689,7 @@ def _subjects(
         if row.identity is not None:
             if row.identity not in known:
                 sid = vault.find_subject(session, *row.identity)
-                known[row.identity] = f"subject:{sid}" if sid else None
+                known[row.identity] = vault_subject(sid) if sid else None
             found[row.line] = known[row.identity]
         elif row.subject and row.subject.startswith("subject:") and row.subject[8:] not in states:
             problems.append(_problem(row.line, "/subject", "no such subject in the vault"))
@@ -997,7 +997,7 @@ def _create_subjects(session: Session, vault: Vault, plan: _Plan, actor: str) ->
             assert row.identity is not None
             if row.identity not in created:
                 sid = vault.find_or_create_subject(session, *row.identity, actor=actor)
-                created[row.identity] = f"subject:{sid}"
+                created[row.identity] = vault_subject(sid)
             known = created[row.identity]
         subjects[row.line] = known
     return subjects

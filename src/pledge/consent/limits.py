@@ -1,15 +1,19 @@
-"""Restriction and objection (GDPR Art. 18 and 21): the hook the request engine fills.
+"""Restriction, objection and sale/sharing opt-out: the one store of processing limits.
 
-When a restriction or objection request is carried out, the request engine calls
-`set_limit` in its own transaction (it writes the audit event here too); lifting a
+When a restriction, objection or opt-out request is carried out, the request jobs call
+`set_limit` in their own transaction (it writes the audit event here too); lifting a
 restriction is another call with `active=False`. Decisions read the newest row per
-(kind, purpose); `purpose=None` means every purpose.
+(kind, purpose); `purpose=None` means every purpose. An opt-out of sale or sharing (CCPA
+§1798.120) is an objection to the pseudo-purposes `sale` and `sharing`, which
+`policy.decide` applies to every purpose the manifest marks as sale or sharing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pledge.consent.tables import LIMIT_KINDS, ProcessingLimit
@@ -44,3 +48,24 @@ def set_limit(
     details = {"subject": subject, "purpose": purpose or "*", "request": request_id}
     audit.append(session, actor, action, "processing_limit", str(row.id), details)
     return row.id
+
+
+def fold(limits: Iterable[ProcessingLimit]) -> dict[str, frozenset[str]]:
+    """Active purposes per kind (`*` for all), the newest row per (kind, purpose) winning."""
+    latest: dict[tuple[str, str | None], bool] = {}
+    for limit in limits:
+        latest[(limit.kind, limit.purpose)] = limit.active
+    return {
+        kind: frozenset(p or "*" for (k, p), on in latest.items() if on and k == kind)
+        for kind in LIMIT_KINDS
+    }
+
+
+def limits_of(session: Session, subject: str) -> list[ProcessingLimit]:
+    """Every limit row of `subject`, oldest first."""
+    query = select(ProcessingLimit).where(ProcessingLimit.subject == subject)
+    return list(session.scalars(query.order_by(ProcessingLimit.id)))
+
+
+def active_limits(session: Session, subject: str) -> Mapping[str, frozenset[str]]:
+    return fold(limits_of(session, subject))

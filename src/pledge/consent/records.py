@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from pledge.consent.gpc import apply as apply_gpc
 from pledge.consent.ids import hash_user_agent, truncate_ip, uuid7
+from pledge.consent.limits import fold
 from pledge.consent.notice import notice_ref, tracker_categories
 from pledge.consent.receipts import ReceiptSigner
 from pledge.consent.tables import MECHANISMS, ConsentRecord, ProcessingLimit
@@ -199,11 +200,6 @@ def records_of(session: Session, subject: str) -> Sequence[ConsentRecord]:
     return session.scalars(query.order_by(ConsentRecord.id)).all()
 
 
-def limits_of(session: Session, subject: str) -> Sequence[ProcessingLimit]:
-    query = select(ProcessingLimit).where(ProcessingLimit.subject == subject)
-    return session.scalars(query.order_by(ProcessingLimit.id)).all()
-
-
 @dataclass(frozen=True)
 class Derived:
     """A subject's current choices, folded from the log (and limits from the requests)."""
@@ -243,13 +239,16 @@ def derive(
         consents.update(record_purposes)
         jurisdiction, notice_version, last = row.jurisdiction, row.notice_version, row.id
         gpc = row.gpc_applied
-    active: dict[tuple[str, str | None], bool] = {}
-    for limit in limits:
-        active[(limit.kind, limit.purpose)] = limit.active
-    restricted = frozenset(p or "*" for (k, p), on in active.items() if on and k == "restriction")
-    objected = frozenset(p or "*" for (k, p), on in active.items() if on and k == "objection")
+    active = fold(limits)
     return Derived(
-        consents, categories, jurisdiction, gpc, notice_version, last, restricted, objected
+        consents,
+        categories,
+        jurisdiction,
+        gpc,
+        notice_version,
+        last,
+        active["restriction"],
+        active["objection"],
     )
 
 

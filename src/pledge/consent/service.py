@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pledge.consent import programs, records
+from pledge.consent import limits, programs, records
 from pledge.consent.receipts import ReceiptSigner, signer_for
 from pledge.manifest.model import Manifest
 from pledge.policy import Decision, SubjectState, decide
@@ -140,7 +140,7 @@ class ConsentService:
         epoch, now = self._epoch, time.monotonic()
         with self.store.reader() as session:
             derived = records.derive(
-                manifest, records.records_of(session, subject), records.limits_of(session, subject)
+                manifest, records.records_of(session, subject), limits.limits_of(session, subject)
             )
         with self._lock:
             if epoch == self._epoch:

@@ -1,32 +1,30 @@
-"""Restriction, objection and sale/sharing opt-out, as flags the policy layer honours.
+"""Restriction, objection and sale/sharing opt-out of a request, as processing limits.
 
 A restricted subject's data is not processed for the purposes concerned (GDPR Art. 18, 21,
-CCPA §1798.120). The flags are written by the request jobs and read here, so the consent
-service's `decide()` and the product (through the API) ask one function.
+CCPA §1798.120). The request jobs write them to the consent layer's `processing_limits`
+(`pledge.consent.limits`), the one store the product's decisions read, so what a request sets
+is what `policy.decide` honours; an opt-out of sale or sharing is an objection to the
+pseudo-purposes `sale` and `sharing`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pledge.requests.model import SubjectFlag
-from pledge.store.tables import utcnow
+from pledge.consent.ids import vault_subject
+from pledge.consent.limits import active_limits, set_limit
+from pledge.policy import SALE, SHARING
 
-#: The purpose of a flag that covers every purpose.
+#: The purpose of a limit that covers every purpose.
 ALL_PURPOSES = "*"
-#: Pseudo-purposes an opt-out of sale or sharing sets (CCPA "sale", CPRA "sharing").
-SALE, SHARING = "sale", "sharing"
+__all__ = ["ALL_PURPOSES", "SALE", "SHARING", "is_restricted", "record", "restrictions_for"]
 
 
 def restrictions_for(session: Session, subject_id: str) -> set[str]:
     """Purposes the subject's data must not be processed for (`*` means all of them)."""
-    query = select(SubjectFlag.purpose).where(
-        SubjectFlag.subject_id == subject_id, SubjectFlag.lifted_at.is_(None)
-    )
-    return set(session.execute(query).scalars())
+    return set().union(*active_limits(session, vault_subject(subject_id)).values())
 
 
 def is_restricted(session: Session, subject_id: str, purpose: str) -> bool:
@@ -45,29 +43,20 @@ def record(
     purposes: Iterable[str],
     request_id: str | None,
 ) -> list[str]:
-    """Set flags (idempotent: a purpose already flagged by this kind is not added twice)."""
-    existing = set(
-        session.execute(
-            select(SubjectFlag.purpose).where(
-                SubjectFlag.subject_id == subject_id,
-                SubjectFlag.kind == kind,
-                SubjectFlag.lifted_at.is_(None),
-            )
-        ).scalars()
-    )
+    """Set limits of `kind` (idempotent: a purpose already limited so is not added twice)."""
+    subject = vault_subject(subject_id)
+    existing = active_limits(session, subject).get(kind, frozenset())
     added = []
     for purpose in dict.fromkeys(purposes):
         if purpose in existing:
             continue
-        session.add(
-            SubjectFlag(
-                subject_id=subject_id,
-                kind=kind,
-                purpose=purpose,
-                request_id=request_id,
-                created_at=utcnow(),
-            )
+        set_limit(
+            session,
+            subject,
+            kind,
+            purpose=None if purpose == ALL_PURPOSES else purpose,
+            request_id=request_id,
+            actor="system",
         )
         added.append(purpose)
-    session.flush()
     return added

@@ -26,8 +26,6 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from pledge.consent.limits import set_limit
-from pledge.consent.tables import LIMIT_KINDS
 from pledge.errors import ConfigError
 from pledge.manifest.load import load_manifest
 from pledge.manifest.model import Manifest
@@ -338,21 +336,10 @@ def _rectify(session: Session, manifest: Manifest, req: DataRequest, private: Pr
 
 def _flag(session: Session, manifest: Manifest, req: DataRequest, private: Private) -> None:
     if req.kind == "opt_out_sale_sharing":
-        purposes = [flags.SALE, flags.SHARING]
+        kind, purposes = "objection", [flags.SALE, flags.SHARING]
     else:
-        purposes = [p for p in private.purposes if p] or [flags.ALL_PURPOSES]
-    added = flags.record(session, req.subject_id, req.kind, purposes, req.id)
-    if req.kind in LIMIT_KINDS:
-        # The consent decisions the product asks read processing limits: record it there too.
-        for purpose in purposes:
-            set_limit(
-                session,
-                f"subject:{req.subject_id}",
-                req.kind,
-                purpose=None if purpose == flags.ALL_PURPOSES else purpose,
-                request_id=req.id,
-                actor="system",
-            )
+        kind, purposes = req.kind, [p for p in private.purposes if p] or [flags.ALL_PURPOSES]
+    added = flags.record(session, req.subject_id, kind, purposes, req.id)
     audit.append(
         session,
         "system",

@@ -20,7 +20,6 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
-    Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -151,28 +150,3 @@ class RequestPackage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     downloaded_at: Mapped[datetime | None] = mapped_column()
-
-
-class SubjectFlag(Base):
-    """A restriction, objection or sale/sharing opt-out of a subject for one purpose (`*`: all).
-
-    The policy layer reads these through `restrictions_for`; lifting a flag sets `lifted_at`
-    instead of deleting it, so the history stays.
-    """
-
-    __tablename__ = "subject_flags"
-    __table_args__ = (
-        CheckConstraint(
-            "kind IN ('restriction', 'objection', 'opt_out_sale_sharing')", name="known_kind"
-        ),
-        Index(None, "subject_id", "lifted_at"),
-    )
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    subject_id: Mapped[str] = mapped_column(ForeignKey("subjects.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(24))
-    purpose: Mapped[str] = mapped_column(String(200))
-    request_id: Mapped[str | None] = mapped_column(ForeignKey("requests.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    lifted_at: Mapped[datetime | None] = mapped_column()
-    note: Mapped[str | None] = mapped_column(Text)

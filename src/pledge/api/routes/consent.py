@@ -29,6 +29,8 @@ from pledge.api.routes.notices import language_of
 from pledge.api.state import AppState, state_of
 from pledge.apikeys import KeyRecord
 from pledge.consent import banner, gpc, records
+from pledge.consent.ids import vault_subject
+from pledge.consent.limits import fold, limits_of
 from pledge.consent.notice import notice_ref
 from pledge.consent.pages import render
 from pledge.consent.programs import Scope
@@ -178,7 +180,7 @@ def _resolve_subject(request: Request, body: ConsentIn, response: Response, acto
             found = store.vault.find_or_create_subject(
                 session, body.identity.kind, body.identity.value, actor=actor
             )
-        return f"subject:{found}"
+        return vault_subject(found)
     if body.subject is not None:
         return subject_key(body.subject)
     device = _device_of(request) or secrets.token_urlsafe(18)
@@ -338,7 +340,8 @@ async def subject_choices(request: Request, subject: str) -> dict[str, Any]:
     def read() -> dict[str, Any]:
         with store.reader() as session:
             rows = records.records_of(session, key)
-            derived = records.derive(manifest, rows, records.limits_of(session, key))
+            limits = limits_of(session, key)
+            derived = records.derive(manifest, rows, limits)
             listed = [records.record_as_dict(r) for r in rows]
         return {
             "subject": key,
@@ -346,6 +349,7 @@ async def subject_choices(request: Request, subject: str) -> dict[str, Any]:
             "purposes": derived.consents,
             "notice_version": derived.notice_version,
             "current_notice_version": notice_ref(manifest)[1],
+            "limits": {kind: sorted(purposes) for kind, purposes in fold(limits).items()},
             "records": listed,
         }
 

@@ -19,6 +19,7 @@ from pledge.api.auth import Responses, public
 from pledge.api.routes.notices import language_of
 from pledge.api.state import state_of
 from pledge.consent import banner, marketing, records
+from pledge.consent.ids import vault_subject
 from pledge.consent.pages import render
 from pledge.consent.service import service_for
 
@@ -35,7 +36,7 @@ def _subject(request: Request, token: str | None) -> str | None:
 
 def _marketing_state(request: Request, subject_id: str) -> dict[str, bool]:
     manifest = state_of(request).holder.manifest
-    derived = service_for(state_of(request).store).derived(manifest, f"subject:{subject_id}")
+    derived = service_for(state_of(request).store).derived(manifest, vault_subject(subject_id))
     return {
         p: derived.consents.get(p, not manifest.purposes[p].is_consent)
         for p in marketing.marketing_purposes(manifest)
@@ -78,7 +79,7 @@ def _record(request: Request, subject_id: str, purposes: dict[str, bool], mechan
     state = state_of(request)
     manifest = state.holder.manifest
     choice = records.NewChoice(
-        subject=f"subject:{subject_id}",
+        subject=vault_subject(subject_id),
         mechanism=mechanism,
         jurisdiction="global",
         language=language_of(request, None),
