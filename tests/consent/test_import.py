@@ -13,6 +13,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from pledge.api.routes import consent_import
+from pledge.api.routes.consent_import import MAX_IMPORT_BYTES
 from pledge.cli import build
 from pledge.consent import importer
 from pledge.manifest.load import load_manifest
@@ -267,10 +268,21 @@ def test_what_the_route_refuses(capi: ConsentApi, monkeypatch: pytest.MonkeyPatc
     assert count(capi, "SELECT count(*) FROM consent_records") == 0
 
 
-def test_the_api_body_limit_applies_to_imports(capi: ConsentApi) -> None:
+def test_imports_have_a_body_limit_of_their_own(capi: ConsentApi) -> None:
     rows = [row(subject=f"device:bulk{i:012d}", source_id=str(i)) for i in range(6000)]
-    answer = send(capi, ndjson(*rows))
-    assert answer.status_code == 413  # over PLEDGE_MAX_BODY_BYTES (1 MiB): use the CLI
+    body = ndjson(*rows)
+    assert len(body) > 1024 * 1024  # over the API-wide PLEDGE_MAX_BODY_BYTES
+    checked = send(capi, body, dry_run="true")
+    assert checked.status_code == 200, checked.text
+    assert [r["status"] for r in checked.json()["records"]] == ["would_import"] * 6000
+    over = send(capi, b" " * (MAX_IMPORT_BYTES + 1))
+    assert over.status_code == 413
+    assert str(MAX_IMPORT_BYTES) in over.json()["detail"]
+    # every other route keeps the API-wide limit
+    elsewhere = capi.client.post(
+        "/v1/consent", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert elsewhere.status_code == 413
 
 
 @pytest.mark.parametrize("size", [1, 7, 4096])

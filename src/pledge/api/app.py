@@ -28,7 +28,7 @@ from pledge.api.metrics import MetricsMiddleware
 from pledge.api.middleware import BodyLimit, SecurityHeaders
 from pledge.api.pages import NoticePages
 from pledge.api.ratelimit import RateLimiter
-from pledge.api.routes import ROUTERS
+from pledge.api.routes import LARGER_BODIES, ROUTERS
 from pledge.api.settings import ApiSettings
 from pledge.api.state import AppState
 from pledge.config import Settings
@@ -139,7 +139,7 @@ def create_app(
             allow_headers=["Authorization", "X-API-Key", "Content-Type"],
             max_age=600,
         )
-    app.add_middleware(BodyLimit, max_bytes=api.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=api.max_body_bytes, larger=LARGER_BODIES)
     app.add_middleware(MetricsMiddleware, metrics=state.metrics, access_log=access_log)
     app.add_middleware(SecurityHeaders)
     if lean_routes:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -57,19 +57,27 @@ def secured(send: Send) -> Send:
 
 
 class BodyLimit:
-    """Refuses bodies over `max_bytes` with 413, whether announced or streamed."""
+    """Refuses bodies over `max_bytes` with 413, whether announced or streamed.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    `larger` names the few routes (method, path) that may take more, such as a bulk import
+    that streams its body; each keeps a limit of its own.
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, larger: Mapping[tuple[str, str], int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = dict(larger or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get((scope["method"], scope["path"]), self.max_bytes)
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _too_large(scope, send, self.max_bytes)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _too_large(scope, send, limit)
             return
         received = 0
         exceeded = started = False
@@ -79,7 +87,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     exceeded = True
                     raise _BodyTooLarge
             return message
@@ -100,7 +108,7 @@ class BodyLimit:
             if not exceeded:
                 raise
         if exceeded and not started:
-            await _too_large(scope, send, self.max_bytes)
+            await _too_large(scope, send, limit)
 
 
 class _BodyTooLarge(Exception):

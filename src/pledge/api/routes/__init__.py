@@ -37,3 +37,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     preferences.router,
     docs.router,
 )
+
+#: Routes whose body may exceed the API-wide limit, with their own (they stream and parse
+#: the body as it arrives): (method, path) → bytes.
+LARGER_BODIES: dict[tuple[str, str], int] = {
+    ("POST", consent_import.PATH): consent_import.MAX_IMPORT_BYTES,
+}

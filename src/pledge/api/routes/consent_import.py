@@ -22,8 +22,9 @@ from pledge.consent.service import service_for
 from pledge.store.tables import IDENTITY_KINDS
 
 router = APIRouter(tags=["consent"])
-#: Largest import body this route reads. The API-wide `PLEDGE_MAX_BODY_BYTES` (1 MiB by
-#: default) applies first; larger files go through `pledge consent import`.
+PATH = "/v1/consent/import"
+#: Largest import body this route reads, instead of the API-wide `PLEDGE_MAX_BODY_BYTES`
+#: (see `routes.LARGER_BODIES`); larger files go through `pledge consent import`.
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 MEDIA_TYPES = {"ndjson": "application/x-ndjson", "json": "application/json", "csv": "text/csv"}
 
@@ -83,7 +84,7 @@ def _route_options() -> dict[str, Any]:
 
 
 @router.post(
-    "/v1/consent/import",
+    PATH,
     status_code=201,
     summary="Import consent records from another consent tool (all or nothing, or partial)",
     **_route_options(),
