@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -109,3 +110,14 @@ def store_env(store: Store, monkeypatch: pytest.MonkeyPatch) -> Store:
     monkeypatch.setenv("PLEDGE_DATA_DIR", str(store.settings.data_dir))
     monkeypatch.setenv("PLEDGE_DATABASE_URL", store.settings.database_url)
     return store
+
+
+@pytest.fixture
+def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """A list to put started `pledge worker` processes in; those still running are killed."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

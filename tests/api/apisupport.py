@@ -10,6 +10,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from browsersupport import free_port as free_port  # re-exported
 from pledge import apikeys
 from pledge.api.app import create_app
 from pledge.api.permissions import ROLES
@@ -62,14 +63,6 @@ def build_api(store: Store, tmp_path: Path, api_settings: ApiSettings = RELAXED)
 
 
 # --- subprocesses -------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def pledge_command() -> list[str]:

@@ -5,29 +5,16 @@ Skipped without Chromium, failed instead with PLEDGE_REQUIRE_SERVICES=1 (as in C
 
 from __future__ import annotations
 
-import os
-import shutil
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from consentsupport import ConsentApi, verify_receipt
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from browsersupport import chromium, free_port, serving
 
 
 @dataclass
@@ -48,37 +35,13 @@ class Live:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        if os.environ.get("PLEDGE_REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} is missing")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield instance
-        instance.close()
+    yield from chromium()
 
 
 @pytest.fixture
 def live(capi: ConsentApi) -> Iterator[Live]:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(capi.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    yield Live(f"http://127.0.0.1:{port}", capi)
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serving(capi.app, free_port()) as url:
+        yield Live(url, capi)
 
 
 def _page(browser: Any, locale: str = "en-GB", gpc: bool = False) -> Any:

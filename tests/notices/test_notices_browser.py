@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,57 +15,16 @@ from typing import Any
 import pytest
 from noticeutil import EXAMPLE, TINY
 
+from browsersupport import chromium
 from pledge.manifest.load import load_manifest
 from pledge.notices.site import build_site
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-REQUIRED = os.environ.get("PLEDGE_REQUIRE_SERVICES") == "1"
-
-
-def _wait_for_chromium() -> None:
-    """Chromium may still be being installed: wait a while when it is required, else skip."""
-    deadline = time.monotonic() + (
-        float(os.environ.get("PLEDGE_CHROMIUM_WAIT", "120")) if REQUIRED else 0
-    )
-    while not CHROMIUM.exists():
-        if time.monotonic() >= deadline:
-            message = f"{CHROMIUM} is not installed (apt-get install chromium)"
-            if REQUIRED:
-                pytest.fail(message)
-            pytest.skip(message)
-        time.sleep(5)
-
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    _wait_for_chromium()
-    if REQUIRED:
-        import playwright.sync_api as sync_api
-    else:
-        sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        last: Exception | None = None
-        for _ in range(3):  # a fresh install sometimes needs a second start
-            try:
-                chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-                break
-            except Exception as exc:
-                last = exc
-                time.sleep(2)
-        else:
-            pytest.fail(f"Chromium did not start: {last}")
-        yield chromium
-        chromium.close()
+    yield from chromium()
 
 
 @pytest.fixture(scope="module")

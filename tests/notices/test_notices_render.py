@@ -13,12 +13,11 @@ from typing import Any
 
 import pytest
 from noticeutil import PROMISES_DOC, promise_ids, read_page
-from pydantic import BaseModel
 
 from pledge.errors import NotFoundError
+from pledge.manifest.lint.languages import texts
 from pledge.manifest.load import load_manifest
 from pledge.manifest.model import Manifest
-from pledge.manifest.types import LocalText
 from pledge.notices import (
     build_view,
     render_collection_point,
@@ -187,22 +186,7 @@ def test_language_switcher_on_every_page(tiny: Manifest) -> None:
 
 def manifest_texts(manifest: Manifest, lang: str) -> str:
     """All of the manifest's own prose in `lang`: it may use a word Pledge also uses in English."""
-    found: list[str] = []
-
-    def walk(value: object) -> None:
-        if isinstance(value, LocalText):
-            found.append(value.text(lang, manifest.default_language))
-        elif isinstance(value, BaseModel):
-            for name in type(value).model_fields:
-                walk(getattr(value, name))
-        elif isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, (list, tuple)):
-            for item in value:
-                walk(item)
-
-    walk(manifest)
+    found = [text.text(lang, manifest.default_language) for _, text in texts(manifest)]
     for table in ("categories", "uses", "subjects", "groups"):
         for entry in manifest.taxonomy.table(table).values():
             found.append(entry.name.text(lang, "en"))

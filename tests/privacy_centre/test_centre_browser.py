@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
-import threading
-import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,23 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from apisupport import RELAXED, free_port
+from apisupport import RELAXED
 from centresupport import UNKNOWN, Centre, build_centre, known_person
 from flowsupport import latest_code, link_in, mails_to, run_jobs
 
-pytestmark = pytest.mark.browser
+from browsersupport import chromium, free_port, serving
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-REQUIRED = os.environ.get("PLEDGE_REQUIRE_SERVICES") == "1"
+pytestmark = pytest.mark.browser
 
 #: What a basic accessibility audit looks for; returns the problems found on the page.
 AUDIT = """() => {
@@ -87,31 +74,9 @@ class Live:
     centre: Centre
 
 
-def _wait_for_chromium() -> None:
-    """Chromium may still be being installed: wait a while when it is required, else skip."""
-    deadline = time.monotonic() + (
-        float(os.environ.get("PLEDGE_CHROMIUM_WAIT", "120")) if REQUIRED else 0
-    )
-    while not CHROMIUM.exists():
-        if time.monotonic() >= deadline:
-            message = f"{CHROMIUM} is not installed (apt-get install chromium)"
-            if REQUIRED:
-                pytest.fail(message)
-            pytest.skip(message)
-        time.sleep(5)
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    _wait_for_chromium()
-    if REQUIRED:
-        import playwright.sync_api as sync_api
-    else:
-        sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
+    yield from chromium()
 
 
 @pytest.fixture
@@ -120,20 +85,8 @@ def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Live]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     for centre in build_centre(tmp_path, monkeypatch, api_settings=RELAXED, public_url=url):
-        server = uvicorn.Server(
-            uvicorn.Config(
-                centre.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
-            )
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert server.started
-        yield Live(url, centre)
-        server.should_exit = True
-        thread.join(timeout=5)
+        with serving(centre.app, port):
+            yield Live(url, centre)
 
 
 def audit(page: Any, where: str) -> None:

@@ -9,9 +9,9 @@ import pytest
 from babel.messages.pofile import read_po
 from centresupport import LANGUAGES, Centre, ids_of, known_person, visible_text
 from flowsupport import latest_code, run_jobs
-from pydantic import BaseModel
 
-from pledge.manifest.model import LocalText, Manifest
+from pledge.manifest.lint.languages import texts
+from pledge.manifest.model import Manifest
 from pledge.requests.render import LOCALES, catalog
 
 
@@ -34,22 +34,7 @@ def english_pieces(lang: str) -> list[str]:
 
 def own_texts(manifest: Manifest, lang: str) -> str:
     """The manifest's own prose in `lang` (it may use a word the centre also uses in English)."""
-    found: list[str] = []
-
-    def walk(value: object) -> None:
-        if isinstance(value, LocalText):
-            found.append(value.text(lang, manifest.default_language))
-        elif isinstance(value, BaseModel):
-            for name in type(value).model_fields:
-                walk(getattr(value, name))
-        elif isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list | tuple):
-            for item in value:
-                walk(item)
-
-    walk(manifest)
+    found = [text.text(lang, manifest.default_language) for _, text in texts(manifest)]
     return " ".join([*found, manifest.organization.name])
 
 

@@ -72,16 +72,6 @@ def shop_pg(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-
-
 def pledge_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     script = Path(sys.executable).with_name("pledge")
     command = (

@@ -9,6 +9,8 @@ import threading
 from email.message import Message
 from pathlib import Path
 
+from pledge.manifest.model import Manifest
+from pledge.requests import service
 from pledge.store.db import Store
 from pledge.store.jobs import Worker, load_handler_modules
 
@@ -82,6 +84,19 @@ def latest_code(store: Store, address: str) -> str:
         if found:
             return found.group(1)
     raise AssertionError(f"no code was mailed to {address}")
+
+
+def confirmed_request(store: Store, manifest: Manifest, kind: str) -> service.Submitted:
+    """A request Alice sent from Norway and confirmed with the mailed code; not yet run."""
+    intake = service.Intake(kind=kind, email=ALICE, country="NO")
+    with store.transaction() as session:
+        done = service.submit(
+            session, manifest, intake, actor="subject", public_url=store.settings.public_url
+        )
+    run_jobs(store)
+    with store.transaction() as session:
+        service.verify(session, manifest, done.id, latest_code(store, ALICE))
+    return done
 
 
 def link_in(message: Message, pattern: str) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from flowsupport import ALICE, latest_code, run_jobs
+from flowsupport import ALICE, confirmed_request, run_jobs
 
 from pledge.manifest.model import Manifest
 from pledge.requests import service
@@ -79,14 +79,7 @@ def test_bad_input_stays_400_and_unknown_requests_404(client: tuple[TestClient, 
 
 
 def test_the_service_says_the_current_state(flow_store: Store, manifest: Manifest) -> None:
-    intake = service.Intake(kind="access", email=ALICE, country="NO")
-    with flow_store.transaction() as session:
-        done = service.submit(
-            session, manifest, intake, actor="subject", public_url=flow_store.settings.public_url
-        )
-    run_jobs(flow_store)
-    with flow_store.transaction() as session:
-        service.verify(session, manifest, done.id, latest_code(flow_store, ALICE))
+    done = confirmed_request(flow_store, manifest, "access")
     run_jobs(flow_store)
     with pytest.raises(service.TransitionError) as raised, flow_store.transaction() as session:
         service.retry(session, done.id, actor="cli:test")

@@ -8,10 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from flowsupport import ALICE, dump, latest_code, run_jobs
+from flowsupport import ALICE, confirmed_request, dump, run_jobs
 
 from pledge.manifest.model import Manifest
-from pledge.requests import service
 from pledge.requests.engine import Engine, Step
 from pledge.requests.model import DataRequest
 from pledge.requests.report import ErasureState
@@ -27,14 +26,7 @@ class Crash(BaseException):
 def test_erasure_resumes_without_repeating(
     flow_store: Store, manifest: Manifest, product: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    intake = service.Intake(kind="erasure", email=ALICE, country="NO")
-    with flow_store.transaction() as session:
-        done = service.submit(
-            session, manifest, intake, actor="subject", public_url=flow_store.settings.public_url
-        )
-    run_jobs(flow_store)
-    with flow_store.transaction() as session:
-        service.verify(session, manifest, done.id, latest_code(flow_store, ALICE))
+    done = confirmed_request(flow_store, manifest, "erasure")
     calls: Counter[str] = Counter()
     original = Engine.run_step
 

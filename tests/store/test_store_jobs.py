@@ -7,7 +7,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -229,16 +229,6 @@ def wait_until(condition: Callable[[], bool], timeout: float, what: str, log: Pa
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}; worker log:\n{log.read_text()}")
         time.sleep(0.05)
-
-
-@pytest.fixture
-def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def test_killed_worker_job_completes_exactly_once(

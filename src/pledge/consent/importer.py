@@ -1004,23 +1004,16 @@ def _create_subjects(session: Session, vault: Vault, plan: _Plan, actor: str) ->
 
 
 def _record(row: Row, record_id: str, subject: str, notice_id: str, actor: str) -> ConsentRecord:
-    return ConsentRecord(
-        id=record_id,
-        recorded_at=datetime.now(UTC),
-        subject=subject,
-        mechanism="import",
-        choices={"categories": row.categories, "purposes": row.purposes},
-        notice_id=notice_id,
-        notice_version=row.notice_version,
-        jurisdiction=row.jurisdiction,
-        language=row.language,
-        ip_prefix=None,
-        user_agent_sha256=None,
-        gpc_signal=False,
-        gpc_applied=False,
-        collector=actor,
-        receipt="",
+    choice = records.NewChoice(
+        subject,
+        "import",
+        row.jurisdiction,
+        row.language,
+        actor,
+        purposes=row.purposes,
+        categories=row.categories,
     )
+    return records.new_row(choice, record_id, (notice_id, row.notice_version))
 
 
 def _audit(session: Session, result: ImportResult, plan: _Plan, done: list[dict[str, Any]]) -> None:

@@ -10,7 +10,7 @@ Field names follow ISO/IEC TS 27560 and the Kantara consent receipt where they f
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -128,26 +128,8 @@ def record(
     outcome = apply_gpc(
         manifest, choice.jurisdiction, choice.mechanism, purposes, categories, choice.gpc_signal
     )
-    notice_id, notice_version = notice_ref(manifest)
-    record_id, now = uuid7(), datetime.now(UTC)
-    choices = {"categories": outcome.categories, "purposes": outcome.purposes}
-    row = ConsentRecord(
-        id=record_id,
-        recorded_at=now,
-        subject=choice.subject,
-        mechanism=choice.mechanism,
-        choices=choices,
-        notice_id=notice_id,
-        notice_version=notice_version,
-        jurisdiction=choice.jurisdiction,
-        language=choice.language,
-        ip_prefix=truncate_ip(choice.ip),
-        user_agent_sha256=hash_user_agent(choice.user_agent),
-        gpc_signal=choice.gpc_signal,
-        gpc_applied=outcome.applied,
-        collector=choice.collector,
-        receipt="",
-    )
+    chosen = replace(choice, purposes=outcome.purposes, categories=outcome.categories)
+    row = new_row(chosen, uuid7(), notice_ref(manifest), gpc_applied=outcome.applied)
     payload = receipt_payload(manifest, row, issuer)
     row.receipt = signer.sign(payload)
     session.add(row)
@@ -156,14 +138,37 @@ def record(
         "subject": choice.subject,
         "mechanism": choice.mechanism,
         "jurisdiction": choice.jurisdiction,
-        "notice_version": notice_version,
+        "notice_version": row.notice_version,
         "gpc_applied": outcome.applied,
         "granted": sorted(k for k, v in {**outcome.categories, **outcome.purposes}.items() if v),
     }
-    audit.append(
-        session, choice.collector, "consent.recorded", "consent_record", record_id, details
+    audit.append(session, choice.collector, "consent.recorded", "consent_record", row.id, details)
+    return Recorded(row.id, row.receipt, payload, outcome.applied)
+
+
+def new_row(
+    choice: NewChoice, record_id: str, notice: tuple[str, str], *, gpc_applied: bool = False
+) -> ConsentRecord:
+    """The log row of `choice` as it is to be recorded (validated, normalised), timed now,
+    neither signed nor added: `record` appends one, the importer bulk-inserts many."""
+    notice_id, notice_version = notice
+    return ConsentRecord(
+        id=record_id,
+        recorded_at=datetime.now(UTC),
+        subject=choice.subject,
+        mechanism=choice.mechanism,
+        choices={"categories": dict(choice.categories), "purposes": dict(choice.purposes)},
+        notice_id=notice_id,
+        notice_version=notice_version,
+        jurisdiction=choice.jurisdiction,
+        language=choice.language,
+        ip_prefix=truncate_ip(choice.ip),
+        user_agent_sha256=hash_user_agent(choice.user_agent),
+        gpc_signal=choice.gpc_signal,
+        gpc_applied=gpc_applied,
+        collector=choice.collector,
+        receipt="",
     )
-    return Recorded(record_id, row.receipt, payload, outcome.applied)
 
 
 def receipt_payload(manifest: Manifest, row: ConsentRecord, issuer: str) -> dict[str, Any]:
