@@ -145,6 +145,16 @@ _SALE_OR_SHARING = frozenset({SALE, SHARING})
 _OBJECTABLE = frozenset({"legitimate_interests", "public_task"})
 
 
+def objectable_purposes(manifest: Manifest) -> list[str]:
+    """Purposes a person may object to (GDPR Art. 21): those resting on legitimate interests
+    or a public task, and direct marketing whatever its basis (Art. 21(2))."""
+    return [
+        key
+        for key, purpose in manifest.purposes.items()
+        if purpose.legal_basis in _OBJECTABLE or key.split(".")[0] == "marketing"
+    ]
+
+
 @dataclass(frozen=True, slots=True)
 class PurposeRule:
     """What the manifest says about one purpose, flattened for `decide`."""

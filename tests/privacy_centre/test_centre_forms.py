@@ -14,6 +14,9 @@ from flowsupport import latest_code, link_in, mails_to, outbox, run_jobs
 
 from pledge.api.routes import privacy_requests
 from pledge.api.settings import ApiSettings
+from pledge.consent.ids import vault_subject
+from pledge.consent.limits import active_limits
+from pledge.policy import objectable_purposes
 from pledge.requests import service, verification
 from pledge.requests.model import DataRequest
 
@@ -314,3 +317,31 @@ def test_a_form_left_open_too_long_expires(centre: Centre, monkeypatch: pytest.M
         follow_redirects=False,
     )
     assert answer.status_code == 303 and centre.requests_stored() == 1
+
+
+# --- objections -----------------------------------------------------------------------------
+
+
+def test_an_objection_names_the_uses_objected_to(centre: Centre) -> None:
+    page, _ = centre.form("nb", jurisdiction="eu")
+    offered = set(re.findall(r'name="object:([\w.]+)"', page))
+    assert offered == set(objectable_purposes(centre.manifest))
+    assert "<legend>Hva protesterer du mot?</legend>" in page
+    assert centre.manifest.purpose_name("marketing.events", "nb") in page
+    person = known_person()
+    chosen = {"object:marketing.events": "1", "object:analytics.product_improvement": "1"}
+    answer = centre.submit(
+        "en", kind="objection", email=person.email, **chosen, **{"object:not.a.purpose": "1"}
+    )
+    assert answer.status_code == 303
+    location = answer.headers["location"]
+    run_jobs(centre.store)
+    assert centre.post_code(location, latest_code(centre.store, person.email)).status_code == 303
+    run_jobs(centre.store)
+    request_id, _ = ids_of(location)
+    with centre.store.reader() as session:
+        req = session.get(DataRequest, request_id)
+        assert req is not None and req.state == "completed"
+        limits = active_limits(session, vault_subject(req.subject_id))
+    assert limits["objection"] == {"marketing.events", "analytics.product_improvement"}
+    assert not limits["restriction"]

@@ -37,6 +37,7 @@ from pledge.api.state import AppState, state_of
 from pledge.errors import NotFoundError
 from pledge.manifest.datasets import DatasetField
 from pledge.manifest.model import Manifest
+from pledge.policy import objectable_purposes
 from pledge.requests import package, service, verification
 from pledge.requests.render import render
 from pledge.requests.service import Intake, RequestError
@@ -47,6 +48,10 @@ DETAILS_LIMIT = 5000
 VALUE_LIMIT = 500
 EMAIL_LIMIT = 320
 FIXES = 3
+#: Form fields read at most: the request's own, plus one checkbox per purpose objected to.
+MAX_FIELDS = 200
+#: The name of an objection checkbox: `object:<purpose>`.
+OBJECT = "object:"
 #: How long a form's token is good for: a person may take their time, not a day.
 FORM_TTL_SECONDS = 12 * 3600
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
@@ -89,6 +94,7 @@ class Values:
     email: str = ""
     details: str = ""
     fixes: list[tuple[str, str]] = field(default_factory=lambda: [("", "")] * FIXES)
+    objections: list[str] = field(default_factory=list)
 
 
 # --- the form guard (CSRF) ------------------------------------------------------------------
@@ -180,7 +186,7 @@ async def _read_form(request: Request) -> dict[str, str]:
     """The urlencoded body, first value of each field (the body size is limited upstream)."""
     text = (await request.body()).decode("utf-8", "replace")
     try:
-        parsed = parse_qs(text, keep_blank_values=True, max_num_fields=40)
+        parsed = parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FIELDS)
     except ValueError:
         return {}
     return {name: values[0] for name, values in parsed.items()}
@@ -226,6 +232,15 @@ def correctable(manifest: Manifest, lang: str) -> list[dict[str, str]]:
     return sorted(items, key=lambda item: item["name"].casefold())
 
 
+def objectable(manifest: Manifest, lang: str) -> list[dict[str, str]]:
+    """The purposes the objection part of the form offers, by name in `lang`."""
+    items = [
+        {"key": key, "name": manifest.purpose_name(key, lang)}
+        for key in objectable_purposes(manifest)
+    ]
+    return sorted(items, key=lambda item: item["name"].casefold())
+
+
 def _where(manifest: Manifest, jurisdiction: str | None, country: str | None) -> str:
     """The jurisdiction to show the rights of: asked for, from the country, else the first."""
     choices = centre_jurisdictions(manifest)
@@ -255,6 +270,7 @@ def _form_page(
         kinds=service.offered_kinds(manifest, where),
         languages=manifest.languages,
         correctable=correctable(manifest, lang),
+        objectable=objectable(manifest, lang),
         values=values,
         errors=errors,
         csrf=guard.token,
@@ -333,6 +349,9 @@ def check_form(
     if kind == "rectification":
         offered = {item["key"] for item in correctable(manifest, lang)}
         fixes = _check_fixes(values, offered, errors)
+    if kind == "objection":
+        # None chosen objects to every purpose listed, as the form's hint says.
+        values.objections = [p for p in objectable_purposes(manifest) if form.get(OBJECT + p)]
     if len(values.details) > DETAILS_LIMIT:
         errors["details"] = FieldError("too_long", "details", DETAILS_LIMIT)
     return where, values, errors, fixes
@@ -390,6 +409,7 @@ def _submit(request: Request, form: dict[str, str]) -> Response:
         language=values.language,
         details=values.details or None,
         corrections=fixes,
+        purposes=tuple(values.objections),
         channel="web",
     )
     try:
