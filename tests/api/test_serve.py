@@ -238,3 +238,30 @@ def test_workers_serve_together_and_follow_each_other(
         ("manifest.loaded", "serve"),
         ("manifest.reloaded", "signal:SIGHUP"),
     ]
+
+
+@pytest.fixture
+def strict_public(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A public rate limit small enough to count: a burst of 8, then (almost) no refill."""
+    monkeypatch.setenv("PLEDGE_PUBLIC_BURST", "8")
+    monkeypatch.setenv("PLEDGE_PUBLIC_RATE", "0.01")
+    return 8
+
+
+def test_workers_share_one_public_rate_limit(
+    strict_public: int,
+    workers: tuple[subprocess.Popen[str], str, Path, dict[str, str], Path],
+) -> None:
+    """`FRESH` requests spread over two workers: each worker's own buckets would admit about
+    twice the burst; shared ones admit the burst once (less what the health check took)."""
+    process, base, _, env, log = workers
+    wait_for_health(base, process=process)
+    statuses = [r.status_code for r in _fresh(f"{base}/v1/consent/config", params={"lang": "en"})]
+    admitted = statuses.count(200)
+    assert 1 <= admitted <= strict_public, statuses
+    assert statuses == [200] * admitted + [429] * (FRESH - admitted)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(40) == 0
+    port = base.rsplit(":", 1)[1]
+    assert not (Path(env["PLEDGE_DATA_DIR"]) / "run" / f"serve-{port}.buckets").exists()
+    assert "Traceback" not in log.read_text()

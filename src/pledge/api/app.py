@@ -69,11 +69,13 @@ def create_app(
     api_settings: ApiSettings | None = None,
     access_log: bool = False,
     lean_routes: bool = True,
+    limiter: RateLimiter | None = None,
 ) -> PledgeAPI:
     """A service over `store` serving the manifest `holder` has; with an embedded worker.
 
     `lean_routes=False` answers every route through the FastAPI stack: the reference the
-    lean routes are tested against.
+    lean routes are tested against. `limiter`: the public routes' rate limiter, when several
+    processes share one (default: this process's own).
     """
     api = api_settings or ApiSettings()
     state = AppState(
@@ -81,7 +83,7 @@ def create_app(
         api=api,
         store=store,
         holder=holder,
-        limiter=RateLimiter(api.public_rate, api.public_burst),
+        limiter=limiter or RateLimiter(api.public_rate, api.public_burst),
         start_worker=start_worker,
     )
 

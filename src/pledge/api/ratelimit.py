@@ -1,15 +1,22 @@
 """Rate limiting for public routes: a token bucket per client address.
 
-In-process buckets are exact for one API process; with N processes each admits its share,
-which keeps abuse bounded without a shared store (see docs/decisions.md).
+`RateLimiter` keeps its buckets in the process: exact for one API process. The API processes
+of `pledge serve --workers N` share theirs instead (`SharedRateLimiter`): buckets in one small
+file that each process maps into memory, each slot guarded by a byte-range lock, so the
+limit holds for the port as a whole and not N times over.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import math
+import mmap
+import struct
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import Request
 
@@ -66,3 +73,47 @@ class RateLimiter:
                 "Slow down and try again later.",
                 headers={"Retry-After": str(max(1, math.ceil(wait)))},
             )
+
+
+#: Slots of the shared bucket file; two addresses hashed to one slot share a bucket, which only
+#: makes the limit stricter for them (rare with this many slots).
+SLOTS = 65_536
+_SLOT = struct.Struct("dd")  # tokens, updated (time.monotonic: one clock for every process)
+
+
+def create_bucket_file(path: Path) -> None:
+    """An empty bucket file (every slot full) for `SharedRateLimiter`s to map."""
+    with open(path, "wb") as out:
+        out.truncate(SLOTS * _SLOT.size)
+
+
+class SharedRateLimiter(RateLimiter):
+    """`RateLimiter` whose buckets live in the file at `path`, shared by every process mapping
+    it. A byte-range lock on the slot orders processes; the in-process lock orders threads
+    (POSIX record locks do not exclude threads of one process)."""
+
+    def __init__(self, rate: float, burst: int, path: Path) -> None:
+        super().__init__(rate, burst)
+        self._file = open(path, "r+b")  # noqa: SIM115 - open for the limiter's lifetime
+        self._map = mmap.mmap(self._file.fileno(), SLOTS * _SLOT.size)
+
+    def take(self, key: str, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+        offset = int.from_bytes(digest, "big") % SLOTS * _SLOT.size
+        with self._lock:
+            fcntl.lockf(self._file, fcntl.LOCK_EX, _SLOT.size, offset)
+            try:
+                tokens, updated = _SLOT.unpack_from(self._map, offset)
+                if updated == 0.0:  # never used
+                    tokens, updated = float(self.burst), now
+                tokens = min(self.burst, tokens + max(0.0, now - updated) * self.rate)
+                wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+                _SLOT.pack_into(self._map, offset, tokens - 1 if not wait else tokens, now)
+                return wait
+            finally:
+                fcntl.lockf(self._file, fcntl.LOCK_UN, _SLOT.size, offset)
+
+    def close(self) -> None:
+        self._map.close()
+        self._file.close()

@@ -22,12 +22,13 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from pledge.cli.db import store_errors
 from pledge.cli.output import fail
-from pledge.cli.runfiles import claimed
+from pledge.cli.runfiles import claimed, run_dir
 from pledge.cli.serve import (
     GRACEFUL_SECONDS,
     Service,
@@ -63,6 +64,8 @@ class WorkerSpec:
     access_log: bool
     log_level: str
     job_worker: bool
+    #: The file of the public routes' rate-limit buckets, shared by every worker.
+    buckets: Path
 
 
 @dataclass(frozen=True)
@@ -104,14 +107,23 @@ def listen_sockets(host: str, port: int, count: int) -> list[socket.socket]:
 def worker_main(spec: WorkerSpec, index: int, sock: socket.socket, answers: Any) -> None:
     """One API process of `--workers`: its own store, manifest holder, app and caches."""
     from pledge.api.app import create_app
+    from pledge.api.ratelimit import SharedRateLimiter
+    from pledge.api.settings import ApiSettings
     from pledge.manifest_holder import ManifestHolder
     from pledge.store.db import Store
 
     configure_logging(spec.log_level)
     store = Store(spec.settings)
     holder = ManifestHolder(spec.manifest)
+    api = ApiSettings()
     app = create_app(
-        spec.settings, store, holder, start_worker=spec.job_worker, access_log=spec.access_log
+        spec.settings,
+        store,
+        holder,
+        start_worker=spec.job_worker,
+        access_log=spec.access_log,
+        api_settings=api,
+        limiter=SharedRateLimiter(api.public_rate, api.public_burst, spec.buckets),
     )
     server = uvicorn_server(app, spec.host, spec.port)
 
@@ -151,9 +163,12 @@ def _stop_when_orphaned(server: uvicorn.Server) -> None:
 class Supervisor:
     """Runs `count` worker processes and keeps them running, reloaded and stopped together."""
 
-    def __init__(self, service: Service, count: int, sockets: list[socket.socket]) -> None:
+    def __init__(
+        self, service: Service, count: int, sockets: list[socket.socket], buckets: Path
+    ) -> None:
         self.service = service
         self.sockets = sockets
+        self.buckets = buckets
         self.context = multiprocessing.get_context("spawn")  # no inherited threads or locks
         self.answers: Any = self.context.Queue()
         self.processes: list[BaseProcess | None] = [None] * count
@@ -170,6 +185,7 @@ class Supervisor:
             service.access_log,
             service.log_level,
             job_worker=service.start_worker and index == 0,
+            buckets=self.buckets,
         )
 
     def start(self, index: int) -> None:
@@ -277,6 +293,7 @@ class Supervisor:
 
 def run_workers(service: Service) -> None:
     """`run` with `service.workers` API processes under one supervising process."""
+    from pledge.api.ratelimit import create_bucket_file
     from pledge.api.service import record_manifest_in_force
 
     url = service_url(service)
@@ -284,8 +301,10 @@ def run_workers(service: Service) -> None:
         sockets = listen_sockets(service.host, service.port, service.workers)
     except OSError as exc:
         fail(f"could not start on {url} ({exc.strerror or exc}; is the port in use?)", 1)
-    supervisor = Supervisor(service, service.workers, sockets)
+    buckets = run_dir(service.settings) / f"serve-{service.port}.buckets"
+    supervisor = Supervisor(service, service.workers, sockets, buckets)
     with store_errors(), claimed(service.settings, service.port, url):
+        create_bucket_file(buckets)
         record_manifest_in_force(service.store, service.holder.manifest.digest, "serve")
         log.info("%d workers at %s", service.workers, url)
         try:
@@ -293,6 +312,7 @@ def run_workers(service: Service) -> None:
         finally:
             for sock in set(sockets):
                 sock.close()
+            buckets.unlink(missing_ok=True)
             service.store.dispose()
     if not ok:
         fail("stopped: the API workers kept exiting (see the log above)", 1)
