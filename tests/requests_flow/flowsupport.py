@@ -77,12 +77,23 @@ def mails_to(store: Store, address: str) -> list[Message]:
     return [m for m in outbox(store) if address in str(m["To"])]
 
 
+#: A code in the text part: eight digits on a line of their own (the mail macro `code`), so
+#: that digits elsewhere in a mail (a token, a link) are never taken for one.
+_CODE = re.compile(r"^(\d{8})\r?$", re.MULTILINE)
+
+
+def code_in(message: Message) -> str | None:
+    """The verification code a mail carries, if it is a code mail."""
+    found = _CODE.search(body(message))
+    return found.group(1) if found else None
+
+
 def latest_code(store: Store, address: str) -> str:
     """The newest verification code mailed to `address`."""
     for message in reversed(mails_to(store, address)):
-        found = re.search(r"\b(\d{8})\b", body(message))
-        if found:
-            return found.group(1)
+        code = code_in(message)
+        if code:
+            return code
     raise AssertionError(f"no code was mailed to {address}")
 
 
