@@ -166,6 +166,36 @@ def offered_kinds(manifest: Manifest, jurisdiction: str) -> list[str]:
     return [k for k in REQUEST_KINDS if k in offered]
 
 
+#: Categories a person may ask to correct: facts about them, not logs or usage. The e-mail
+#: address is left out: it is how the request finds them.
+_CORRECTABLE = (
+    "user.name",
+    "user.contact.",
+    "user.professional_information",
+    "user.demographic",
+    "user.account.username",
+)
+
+
+def correctable_categories(manifest: Manifest) -> set[str]:
+    """Correctable categories held in a writable field (no key, not `read_only`) of a
+    controller system's dataset: what a rectification can actually change."""
+    keys: set[str] = set()
+    for key, system in manifest.systems.items():
+        if system.role != "controller":
+            continue
+        for dataset in manifest.datasets_of(key):
+            for collection in dataset.collections:
+                for _, fld in collection.iter_fields():
+                    meta = fld.fides_meta
+                    if meta is not None and (meta.primary_key or meta.read_only):
+                        continue
+                    categories = fld.data_categories or ()
+                    keys.update(c for c in categories if c.startswith(_CORRECTABLE))
+    keys.discard("user.contact.email")
+    return keys
+
+
 def submit(
     session: Session,
     manifest: Manifest,

@@ -20,7 +20,6 @@ import hmac
 import re
 import secrets
 import time
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
@@ -35,7 +34,6 @@ from pledge.api.routes.notices import language_of
 from pledge.api.routes.privacy import HTML, PRIVATE, PageRoute, message_page
 from pledge.api.state import AppState, state_of
 from pledge.errors import NotFoundError
-from pledge.manifest.datasets import DatasetField
 from pledge.manifest.model import Manifest
 from pledge.policy import objectable_purposes
 from pledge.requests import package, service, verification
@@ -56,15 +54,6 @@ OBJECT = "object:"
 FORM_TTL_SECONDS = 12 * 3600
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
 _COOKIE_SHAPE = re.compile(r"[A-Za-z0-9_-]{32}")
-#: Categories a person may correct through the form: facts about them, not logs or usage.
-#: The e-mail address is left out: it is how the request finds them.
-_CORRECTABLE = (
-    "user.name",
-    "user.contact.",
-    "user.professional_information",
-    "user.demographic",
-    "user.account.username",
-)
 _ID = Path(min_length=1, max_length=36)
 _TOKEN = Query(max_length=100)
 _LANG = Query(max_length=35)
@@ -204,29 +193,10 @@ def _expired(request: Request, lang: str, guard: Guard, back: str) -> Response:
 # --- the form -------------------------------------------------------------------------------
 
 
-def _fields(fields: Iterable[DatasetField]) -> Iterable[DatasetField]:
-    for fld in fields:
-        yield fld
-        yield from _fields(fld.fields or ())
-
-
 def correctable(manifest: Manifest, lang: str) -> list[dict[str, str]]:
-    """The categories the form offers to correct: held in a writable field of a controller
-    system's dataset, and facts about the person (name, contact details, job)."""
-    keys: set[str] = set()
-    for key, system in manifest.systems.items():
-        if system.role != "controller":
-            continue
-        for dataset in manifest.datasets_of(key):
-            for collection in dataset.collections:
-                for fld in _fields(collection.fields):
-                    meta = fld.fides_meta
-                    if meta is not None and (meta.primary_key or meta.read_only):
-                        continue
-                    keys.update(c for c in fld.data_categories or () if c.startswith(_CORRECTABLE))
-    keys.discard("user.contact.email")
+    """The categories the form offers to correct, by name in `lang`."""
     items = []
-    for category in keys:
+    for category in service.correctable_categories(manifest):
         entry = manifest.category(category)
         items.append({"key": category, "name": entry.name.text(lang, "en") if entry else category})
     return sorted(items, key=lambda item: item["name"].casefold())
