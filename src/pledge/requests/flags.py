@@ -19,21 +19,13 @@ from pledge.policy import SALE, SHARING
 
 #: The purpose of a limit that covers every purpose.
 ALL_PURPOSES = "*"
-__all__ = ["ALL_PURPOSES", "SALE", "SHARING", "is_restricted", "record", "restrictions_for"]
+__all__ = ["ALL_PURPOSES", "SALE", "SHARING", "record", "restrictions_for"]
 
 
 def restrictions_for(session: Session, subject_id: str) -> set[str]:
-    """Purposes the subject's data must not be processed for (`*` means all of them)."""
+    """Purposes limited for the subject by any kind (`*`: all of them). Whether a purpose may
+    run is `policy.decide`'s answer (the decision API), not a test on this set."""
     return set().union(*active_limits(session, vault_subject(subject_id)).values())
-
-
-def is_restricted(session: Session, subject_id: str, purpose: str) -> bool:
-    """Whether `purpose` (or a parent of it, or every purpose) is restricted for the subject."""
-    flags = restrictions_for(session, subject_id)
-    if ALL_PURPOSES in flags:
-        return True
-    parts = purpose.split(".")
-    return any(".".join(parts[:i]) in flags for i in range(1, len(parts) + 1))
 
 
 def record(
