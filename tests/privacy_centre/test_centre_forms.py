@@ -12,7 +12,7 @@ import pytest
 from centresupport import UNKNOWN, Centre, build_centre, ids_of, known_person, same_but_ids
 from flowsupport import code_in, latest_code, link_in, mails_to, outbox, run_jobs
 
-from pledge.api.routes import privacy_requests
+from pledge.api import formguard
 from pledge.api.settings import ApiSettings
 from pledge.consent.ids import vault_subject
 from pledge.consent.limits import active_limits
@@ -305,8 +305,8 @@ def test_the_json_resend_answers_the_same_whatever_happens(centre: Centre) -> No
 
 def test_a_form_left_open_too_long_expires(centre: Centre, monkeypatch: pytest.MonkeyPatch) -> None:
     _, token = centre.form("nl")
-    later = privacy_requests._now() + privacy_requests.FORM_TTL_SECONDS + 60
-    monkeypatch.setattr(privacy_requests, "_now", lambda: later)
+    later = formguard._now() + formguard.FORM_TTL_SECONDS + 60
+    monkeypatch.setattr(formguard, "_now", lambda: later)
     fields = {"csrf": token, "lang": "nl", "jurisdiction": "eu", "kind": "access"}
     stale = centre.client.post("/privacy/requests", data={**fields, "email": UNKNOWN})
     assert stale.status_code == 400 and "Het formulier is verlopen" in stale.text

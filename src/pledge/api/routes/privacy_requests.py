@@ -5,30 +5,23 @@ request made here is the same request. The pages answer alike for every address 
 a request and mails a code whether or not the person is known), and a bad link, id or token
 gets one "link not valid" page.
 
-The forms are unauthenticated, so they carry a signed double-submit token: the page sets a
-random cookie and puts HMAC(installation key, cookie, time) in the form; a POST needs both
-within `FORM_TTL_SECONDS`, and when the browser says where it comes from (`Sec-Fetch-Site`,
-`Origin`) it must be this site.
+The forms are unauthenticated, so each carries a form guard (`pledge.api.formguard`).
 Bad input comes back as the same form with the error next to its field (422), nothing stored.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import re
-import secrets
-import time
 from dataclasses import asdict, dataclass, field
 from typing import Annotated, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from pledge.api.auth import public
+from pledge.api.formguard import Guard, form_is_genuine, guard_of, with_cookie
 from pledge.api.pages import centre_jurisdictions, centre_of, with_query
 from pledge.api.routes.notices import language_of
 from pledge.api.routes.privacy import HTML, PRIVATE, PageRoute, message_page
@@ -41,7 +34,6 @@ from pledge.requests.render import render
 from pledge.requests.service import Intake, RequestError
 
 REQUESTS = "/privacy/requests"
-COOKIE = "pledge_form"
 DETAILS_LIMIT = 5000
 VALUE_LIMIT = 500
 EMAIL_LIMIT = 320
@@ -50,10 +42,7 @@ FIXES = 3
 MAX_FIELDS = 200
 #: The name of an objection checkbox: `object:<purpose>`.
 OBJECT = "object:"
-#: How long a form's token is good for: a person may take their time, not a day.
-FORM_TTL_SECONDS = 12 * 3600
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
-_COOKIE_SHAPE = re.compile(r"[A-Za-z0-9_-]{32}")
 _ID = Path(min_length=1, max_length=36)
 _TOKEN = Query(max_length=100)
 _LANG = Query(max_length=35)
@@ -86,89 +75,9 @@ class Values:
     objections: list[str] = field(default_factory=list)
 
 
-# --- the form guard (CSRF) ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Guard:
-    """The browser's form cookie (`fresh`: new, so it must be set) and the form's token."""
-
-    cookie: str
-    fresh: bool
-    token: str
-
-
-def _now() -> int:
-    return int(time.time())
-
-
-def _token(state: AppState, cookie: str, issued: int) -> str:
-    """`<issued, hex>.<HMAC(installation key, issued and cookie)>`."""
-    key = state.store.vault.derive_key("privacy-centre/forms")
-    digest = hmac.new(key, f"{issued:x}\x00{cookie}".encode(), hashlib.sha256).digest()
-    return f"{issued:x}." + base64.urlsafe_b64encode(digest).decode().rstrip("=")
-
-
-def guard_of(request: Request) -> Guard:
-    """The form token for this browser, with a new cookie when it has none."""
-    cookie = request.cookies.get(COOKIE, "")
-    fresh = not _COOKIE_SHAPE.fullmatch(cookie)
-    if fresh:
-        cookie = secrets.token_urlsafe(24)
-    return Guard(cookie, fresh, _token(state_of(request), cookie, _now()))
-
-
-def _same_site(request: Request) -> bool:
-    """False when the browser says the form was sent from another site.
-
-    `Origin: null` (a page whose referrer policy hides it) says nothing either way; the
-    cookie's token still has to match, and the cookie is not sent from other sites (Lax).
-    """
-    site = request.headers.get("sec-fetch-site")
-    if site is not None and site not in ("same-origin", "none"):
-        return False
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return True
-    own = {request.headers.get("host", ""), urlsplit(state_of(request).settings.public_url).netloc}
-    return urlsplit(origin).netloc in own - {""}
-
-
-def form_is_genuine(request: Request, form: dict[str, str]) -> bool:
-    """The double-submit check: this site's recent form, with the token of this browser's
-    cookie."""
-    cookie = request.cookies.get(COOKIE, "")
-    if not _COOKIE_SHAPE.fullmatch(cookie) or not _same_site(request):
-        return False
-    given = form.get("csrf", "")
-    stamp, _, _ = given.partition(".")
-    try:
-        issued = int(stamp, 16)
-    except ValueError:
-        return False
-    if not 0 <= _now() - issued <= FORM_TTL_SECONDS:
-        return False
-    expected = _token(state_of(request), cookie, issued)
-    return hmac.compare_digest(given.encode(), expected.encode())
-
-
-def _with_cookie(request: Request, response: Response, guard: Guard | None) -> Response:
-    """Set the form cookie on a page whose form token belongs to a new one."""
-    if guard is not None and guard.fresh:
-        response.set_cookie(
-            COOKIE,
-            guard.cookie,
-            path=REQUESTS,
-            httponly=True,
-            samesite="lax",
-            secure=request.url.scheme == "https",
-        )
-    return response
-
-
 def _send(request: Request, html: str, lang: str, status: int, guard: Guard | None) -> Response:
     headers = {**PRIVATE, "Content-Language": lang}
-    return _with_cookie(request, HTMLResponse(html, status_code=status, headers=headers), guard)
+    return with_cookie(request, HTMLResponse(html, status_code=status, headers=headers), guard)
 
 
 async def _read_form(request: Request) -> dict[str, str]:
@@ -187,7 +96,7 @@ def _expired(request: Request, lang: str, guard: Guard, back: str) -> Response:
     400, not 403: public routes never answer "forbidden" (a key would not help), and the
     request is simply not a complete form of ours."""
     page = message_page(request, lang, "form_expired", back, 400)
-    return _with_cookie(request, page, guard)
+    return with_cookie(request, page, guard)
 
 
 # --- the form -------------------------------------------------------------------------------
