@@ -30,7 +30,7 @@ from pledge.api.state import AppState, state_of
 from pledge.apikeys import KeyRecord
 from pledge.consent import banner, gpc, records
 from pledge.consent.ids import vault_subject
-from pledge.consent.limits import fold, limits_of
+from pledge.consent.limits import limits_of
 from pledge.consent.notice import notice_ref
 from pledge.consent.pages import render
 from pledge.consent.programs import Scope
@@ -340,8 +340,7 @@ async def subject_choices(request: Request, subject: str) -> dict[str, Any]:
     def read() -> dict[str, Any]:
         with store.reader() as session:
             rows = records.records_of(session, key)
-            limits = limits_of(session, key)
-            derived = records.derive(manifest, rows, limits)
+            derived = records.derive(manifest, rows, limits_of(session, key))
             listed = [records.record_as_dict(r) for r in rows]
         return {
             "subject": key,
@@ -349,7 +348,10 @@ async def subject_choices(request: Request, subject: str) -> dict[str, Any]:
             "purposes": derived.consents,
             "notice_version": derived.notice_version,
             "current_notice_version": notice_ref(manifest)[1],
-            "limits": {kind: sorted(purposes) for kind, purposes in fold(limits).items()},
+            "limits": {
+                "restriction": sorted(derived.restricted),
+                "objection": sorted(derived.objected),
+            },
             "records": listed,
         }
 
