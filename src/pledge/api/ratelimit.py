@@ -29,6 +29,17 @@ class _Bucket:
     updated: float
 
 
+def _spend(
+    tokens: float, updated: float, now: float, rate: float, burst: int
+) -> tuple[float, float]:
+    """Refill a bucket to `now` and take one token: (tokens left, 0) or (tokens, seconds to
+    wait). The one rule of both limiters."""
+    tokens = min(burst, tokens + max(0.0, now - updated) * rate)
+    if tokens >= 1:
+        return tokens - 1, 0.0
+    return tokens, (1 - tokens) / rate
+
+
 class RateLimiter:
     """`rate` requests per second with bursts of `burst`, per key (client address)."""
 
@@ -46,12 +57,9 @@ class RateLimiter:
                 if len(self._buckets) >= self.max_keys:
                     self._evict(now)
                 bucket = self._buckets[key] = _Bucket(float(self.burst), now)
-            bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+            bucket.tokens, wait = _spend(bucket.tokens, bucket.updated, now, self.rate, self.burst)
             bucket.updated = now
-            if bucket.tokens >= 1:
-                bucket.tokens -= 1
-                return 0.0
-            return (1 - bucket.tokens) / self.rate
+            return wait
 
     def _evict(self, now: float) -> None:
         full = [
@@ -107,9 +115,8 @@ class SharedRateLimiter(RateLimiter):
                 tokens, updated = _SLOT.unpack_from(self._map, offset)
                 if updated == 0.0:  # never used
                     tokens, updated = float(self.burst), now
-                tokens = min(self.burst, tokens + max(0.0, now - updated) * self.rate)
-                wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
-                _SLOT.pack_into(self._map, offset, tokens - 1 if not wait else tokens, now)
+                tokens, wait = _spend(tokens, updated, now, self.rate, self.burst)
+                _SLOT.pack_into(self._map, offset, tokens, now)
                 return wait
             finally:
                 fcntl.lockf(self._file, fcntl.LOCK_UN, _SLOT.size, offset)
