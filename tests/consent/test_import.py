@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from pledge.api.routes import consent_import
 from pledge.api.routes.consent_import import MAX_IMPORT_BYTES
 from pledge.cli import build
-from pledge.consent import importer
+from pledge.consent import import_formats, importer
 from pledge.manifest.load import load_manifest
 from pledge.store import audit
 from pledge.store.db import Store
@@ -298,10 +298,10 @@ def test_records_read_the_same_whatever_the_chunks(size: int) -> None:
         ),
     }
     for fmt, data in samples.items():
-        whole = importer.RowReader(fmt)
+        whole = import_formats.RowReader(fmt)
         expected = whole.feed(data) + whole.close()
-        reader = importer.RowReader(fmt)
-        rows: list[importer.RawRow] = []
+        reader = import_formats.RowReader(fmt)
+        rows: list[import_formats.RawRow] = []
         for start in range(0, len(data), size):
             rows += reader.feed(data[start : start + size])
         assert rows + reader.close() == expected, fmt
@@ -314,13 +314,13 @@ def test_import_on_each_database(store: Store, tmp_path: Path) -> None:
     options = importer.ImportOptions(
         actor="cli:test", issuer="https://pledge.test", notice_versions=frozenset({OLD})
     )
-    first = importer.RawRow(1, row(given_at="2024-01-01T00:00:00Z"))
-    second = importer.RawRow(2, row(given_at="2024-02-01T00:00:00Z", source_id="s"))
+    first = import_formats.RawRow(1, row(given_at="2024-01-01T00:00:00Z"))
+    second = import_formats.RawRow(2, row(given_at="2024-02-01T00:00:00Z", source_id="s"))
     done = importer.import_rows(store, manifest, [second, first], options)
     assert (done.count("imported"), done.errors) == (2, [])
     again = importer.import_rows(store, manifest, [first, second], options)
     assert again.count("already_imported") == 2
-    older = importer.RawRow(1, row(given_at="2024-01-15T00:00:00Z", source_id="t"))
+    older = import_formats.RawRow(1, row(given_at="2024-01-15T00:00:00Z", source_id="t"))
     refused = importer.import_rows(store, manifest, [older], options)
     assert refused.refused and refused.errors[0]["pointer"] == "/given_at"
     assert len(import_events(store)) == 1

@@ -17,7 +17,7 @@ import typer
 
 from pledge.cli.db import cli_actor, open_store, store_errors
 from pledge.cli.output import fail
-from pledge.consent import importer
+from pledge.consent import import_formats, importer
 from pledge.files import write_atomic
 from pledge.manifest.load import default_path, load_manifest
 
@@ -70,7 +70,7 @@ def import_command(
 
     Importing the same file again adds nothing (each record has an import key).
     """
-    fmt = file_format.value if file_format else importer.format_of(file.name)
+    fmt = file_format.value if file_format else import_formats.format_of(file.name)
     if fmt is None:
         fail(f"{file}: cannot tell the format from the name; give --format ndjson|json|csv", 2)
     store = open_store()
@@ -86,7 +86,7 @@ def import_command(
         )
         try:
             result = importer.import_file(store, chosen, file, options)
-        except importer.ImportFileError as exc:
+        except import_formats.ImportFileError as exc:
             fail(f"{file}:{exc.line}: {exc.detail}; nothing was imported", 2)
         if receipts is not None and not result.refused:
             lines = [json.dumps(r, ensure_ascii=False) + "\n" for r in result.records]

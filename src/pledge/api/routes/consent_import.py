@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pledge.api.auth import actor, guard
 from pledge.api.problems import Problem
 from pledge.api.state import state_of
-from pledge.consent import importer
+from pledge.consent import import_formats, importer
 from pledge.consent.service import service_for
 from pledge.store.tables import IDENTITY_KINDS
 
@@ -101,7 +101,7 @@ async def import_records(
     ] = None,
 ) -> JSONResponse:
     state = state_of(request)
-    fmt = importer.format_of(request.headers.get("content-type"))
+    fmt = import_formats.format_of(request.headers.get("content-type"))
     if fmt is None:
         known = ", ".join(MEDIA_TYPES.values())
         raise Problem(415, "Unsupported media type", f"Send the records as one of {known}.")
@@ -124,10 +124,10 @@ async def import_records(
     return _answer(result)
 
 
-async def _read(request: Request, fmt: str) -> list[importer.RawRow]:
+async def _read(request: Request, fmt: str) -> list[import_formats.RawRow]:
     """The body's records, parsed as it arrives; 413 past the import limit."""
-    reader = importer.RowReader(fmt)
-    rows: list[importer.RawRow] = []
+    reader = import_formats.RowReader(fmt)
+    rows: list[import_formats.RawRow] = []
     size = 0
     try:
         async for chunk in request.stream():
@@ -141,7 +141,7 @@ async def _read(request: Request, fmt: str) -> list[importer.RawRow]:
                 )
             rows += reader.feed(chunk)
         return rows + reader.close()
-    except importer.ImportFileError as exc:
+    except import_formats.ImportFileError as exc:
         raise Problem(
             422,
             "Invalid request",
