@@ -172,6 +172,32 @@ def test_missing_master_key_is_not_silently_replaced(store: Store) -> None:
         fresh.dispose()
 
 
+def test_a_key_created_by_another_process_meanwhile_is_used(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes starting on a new data folder: the second looks for the file just before
+    the first writes it, and finds the first's database row just after."""
+    subject = new_subject(store)
+    path = store.settings.master_key_path
+    real_exists = Path.exists
+    looks: list[Path] = []
+
+    def first_look_misses(self: Path) -> bool:
+        if self == path and not looks:
+            looks.append(self)
+            return False
+        return real_exists(self)
+
+    monkeypatch.setattr(Path, "exists", first_look_misses)
+    fresh = Store(store.settings)
+    try:
+        with fresh.reader() as session:
+            assert fresh.vault.find_subject(session, "email", EMAIL) == subject
+        assert looks == [path]
+    finally:
+        fresh.dispose()
+
+
 def test_wrong_master_key_is_named(store: Store) -> None:
     new_subject(store)
     path = store.settings.master_key_path

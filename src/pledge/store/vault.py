@@ -348,13 +348,15 @@ def _open_keyring(store: Store) -> Keyring:
     if not path.exists():
         with store.reader() as session:
             known = session.scalar(select(VaultKey.key_id).where(VaultKey.name == INDEX_SECRET))
-        if known is not None:
+        # Another process may have created the key between our two looks (it writes the file
+        # before the database row): then the file is there now.
+        if known is not None and not path.exists():
             raise ConfigError(
                 f"{path}: the master key file is missing, but this database was set up with "
                 f"master key {known}. Restore that file (or set PLEDGE_MASTER_KEY_FILE); "
                 "a new key would not open anything already stored"
             )
-        if not old_path(path).exists():
+        if known is None and not old_path(path).exists():
             write_key(path, MasterKey.generate())
     return Keyring(path)
 
