@@ -148,7 +148,9 @@ def test_killed_worker_resumes_the_erasure_without_repeating_a_step(
             actor="cli:test",
             public_url="https://p.example",
             verified=True,
+            reason="Checked her passport at the desk",
         ).id
+        service.approve(session, rid, actor="cli:officer")  # four eyes: someone else approves
 
     first = pledge_worker(env, log)
     workers.append(first)

@@ -65,3 +65,19 @@ def client(flow_store: Store) -> Iterator[tuple[TestClient, str]]:
         _, secret = apikeys.create(session, "officer", "privacy_officer")
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c, secret
+
+
+@pytest.fixture
+def second_officer(client: tuple[TestClient, str], flow_store: Store) -> dict[str, str]:
+    """The auth header of another privacy officer: four eyes need a second pair."""
+    with flow_store.transaction() as session:
+        _, secret = apikeys.create(session, "second officer", "privacy_officer")
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def support_agent(client: tuple[TestClient, str], flow_store: Store) -> dict[str, str]:
+    """The auth header of a support agent (may enter requests, may not approve)."""
+    with flow_store.transaction() as session:
+        _, secret = apikeys.create(session, "agent", "support_agent")
+    return {"Authorization": f"Bearer {secret}"}

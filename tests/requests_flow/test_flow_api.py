@@ -46,6 +46,13 @@ def test_public_flow_and_admin(client: tuple[TestClient, str], flow_store: Store
     entered = c.post(
         "/v1/requests/staff",
         headers=auth,
-        json={"kind": "restriction", "email": ALICE, "country": "NO", "verified": True},
+        json={
+            "kind": "restriction",
+            "email": ALICE,
+            "country": "NO",
+            "verified": True,
+            "reason": "Called back on the number in her account",
+        },
     )
-    assert entered.status_code == 201 and entered.json()["state"] == "in_progress"
+    # Staff-attested: four eyes, so it waits for someone else's approval.
+    assert entered.status_code == 201 and entered.json()["state"] == "awaiting_approval"

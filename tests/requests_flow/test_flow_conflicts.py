@@ -27,19 +27,25 @@ def conflict(response: httpx.Response, state: str) -> dict[str, Any]:
     return body
 
 
-def staff_request(c: TestClient, auth: dict[str, str], kind: str = "access") -> dict[str, Any]:
-    body = {"kind": kind, "email": ALICE, "country": "NO", "verified": True}
+def staff_request(
+    c: TestClient, auth: dict[str, str], approver: dict[str, str], kind: str = "access"
+) -> dict[str, Any]:
+    """A staff-attested request, approved by a second officer (four eyes), now running."""
+    body = {"kind": kind, "email": ALICE, "country": "NO", "verified": True, "reason": "ID seen"}
     entered = c.post("/v1/requests/staff", headers=auth, json=body)
     assert entered.status_code == 201, entered.text
-    return dict(entered.json())
+    assert entered.json()["state"] == "awaiting_approval"
+    approved = c.post(f"/v1/requests/{entered.json()['id']}/approve", headers=approver)
+    assert approved.status_code == 200, approved.text
+    return dict(approved.json())
 
 
 def test_actions_in_the_wrong_state_are_409(
-    client: tuple[TestClient, str], flow_store: Store
+    client: tuple[TestClient, str], flow_store: Store, second_officer: dict[str, str]
 ) -> None:
     c, secret = client
     auth = {"Authorization": f"Bearer {secret}"}
-    running = staff_request(c, auth)
+    running = staff_request(c, auth, second_officer)
     rid = running["id"]
     body = conflict(c.post(f"/v1/requests/{rid}/approve", headers=auth), "in_progress")
     assert body["reference"] == running["reference"]
@@ -53,26 +59,28 @@ def test_actions_in_the_wrong_state_are_409(
 
 
 def test_a_second_extension_and_denying_an_erased_request_are_409(
-    client: tuple[TestClient, str], flow_store: Store
+    client: tuple[TestClient, str], flow_store: Store, second_officer: dict[str, str]
 ) -> None:
     c, secret = client
     auth = {"Authorization": f"Bearer {secret}"}
-    rid = staff_request(c, auth)["id"]
+    rid = staff_request(c, auth, second_officer)["id"]
     assert c.post(f"/v1/requests/{rid}/extend", headers=auth, json=REASONS).status_code == 200
     twice = c.post(f"/v1/requests/{rid}/extend", headers=auth, json=REASONS)
     again = conflict(twice, "in_progress")
     assert "extended already" in again["detail"]
 
-    erased = staff_request(c, auth, "erasure")["id"]
+    erased = staff_request(c, auth, second_officer, "erasure")["id"]
     run_jobs(flow_store)
     # The subject's key is shredded: the state is checked before anything sealed is opened.
     conflict(c.post(f"/v1/requests/{erased}/deny", headers=auth, json=REASONS), "completed")
 
 
-def test_bad_input_stays_400_and_unknown_requests_404(client: tuple[TestClient, str]) -> None:
+def test_bad_input_stays_400_and_unknown_requests_404(
+    client: tuple[TestClient, str], second_officer: dict[str, str]
+) -> None:
     c, secret = client
     auth = {"Authorization": f"Bearer {secret}"}
-    rid = staff_request(c, auth)["id"]
+    rid = staff_request(c, auth, second_officer)["id"]
     blank = c.post(f"/v1/requests/{rid}/deny", headers=auth, json={"reasons": ["  "]})
     assert blank.status_code == 400 and "reason" in blank.json()["detail"]
     assert c.post("/v1/requests/no-such-request/approve", headers=auth).status_code == 404

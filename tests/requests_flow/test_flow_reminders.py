@@ -34,6 +34,7 @@ def open_request(store: Store, manifest: Manifest, kind: str = "objection") -> D
             actor="cli:clerk",
             public_url=store.settings.public_url,
             verified=True,
+            reason="Checked her passport at the desk",
         )
         return service.get(session, done.id)
 

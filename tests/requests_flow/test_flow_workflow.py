@@ -125,6 +125,7 @@ def test_staff_attested_request_with_approval(flow_store: Store, manifest: Manif
             actor="cli:clerk",
             public_url=flow_store.settings.public_url,
             verified=True,
+            reason="Checked her passport at the desk",
         )
     assert get(flow_store, done.id).state == "awaiting_approval"
     with flow_store.transaction() as session:
@@ -150,8 +151,9 @@ def test_staff_attested_request_with_approval(flow_store: Store, manifest: Manif
                 select(AuditEvent).where(AuditEvent.object_id == done.id)
             ).scalars()
         ]
-    assert actions[:4] == [
+    assert actions[:5] == [
         "request.received",
+        "request.attested",
         "request.verified",
         "request.awaiting_approval",
         "request.approved",

@@ -1,7 +1,9 @@
 """`pledge requests`: staff enter requests received by post or phone, and follow them.
 
-`submit --verified` is the staff member attesting they verified the person themselves; the
-audit event names the operating-system account that ran the command.
+`submit --verified --reason …` is the staff member attesting they verified the person
+themselves (and any `--identity` given); the audit event names the operating-system account
+that ran the command, and such a request waits for someone else's `approve` unless the
+manifest says `staff_attested: trusted`. `show` is a read of personal data and is audited.
 """
 
 from __future__ import annotations
@@ -43,6 +45,13 @@ def submit(
     kind: Annotated[str, typer.Option("--kind", help="access, erasure, rectification, …")],
     email: Annotated[str, typer.Option("--email", help="The person's e-mail address")],
     verified: Annotated[bool, typer.Option("--verified", help="You verified them")] = False,
+    reason: Annotated[
+        str | None, typer.Option("--reason", help="How you verified them (with --verified)")
+    ] = None,
+    identity: Annotated[
+        list[str] | None,
+        typer.Option("--identity", help="KIND=VALUE you verified too (user_id=…); repeatable"),
+    ] = None,
     wait: Annotated[bool, typer.Option("--wait", help="Run it here until it is done")] = False,
     country: Annotated[str | None, typer.Option("--country")] = None,
     jurisdiction: Annotated[str | None, typer.Option("--jurisdiction")] = None,
@@ -58,6 +67,7 @@ def submit(
         jurisdiction=jurisdiction,
         language=language,
         details=details,
+        identities=_identities(identity or []),
         channel="staff",
     )
     with store_errors(), store.transaction() as session:
@@ -68,10 +78,21 @@ def submit(
             actor=cli_actor(),
             public_url=store.settings.public_url,
             verified=verified,
+            reason=reason,
         )
     typer.echo(f"{done.reference}  {done.id}  {done.state}  due {done.due_at:%Y-%m-%d}")
     if wait:
         _wait(store, done.id)
+
+
+def _identities(pairs: list[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for pair in pairs:
+        kind, sep, value = pair.partition("=")
+        if not sep or not kind.strip() or not value.strip():
+            fail(f"--identity {kind.strip() or '?'}: write it as KIND=VALUE", 2)
+        found[kind.strip()] = value.strip()
+    return found
 
 
 def _wait(store: Store, request_id: str, timeout: float = 600.0) -> None:
@@ -113,16 +134,23 @@ def list_command(
 
 
 @requests_app.command("show")
-def show(request_id: Annotated[str, typer.Argument(help="Id or reference")]) -> None:
-    """One request with every step (no identity, no corrections)."""
+def show(
+    request_id: Annotated[str, typer.Argument(help="Id or reference")],
+    purpose: Annotated[
+        str | None, typer.Option("--purpose", help="Why you read it (recorded in the audit log)")
+    ] = None,
+) -> None:
+    """One request with every step (no identity, no corrections); the read is audited."""
     store = open_store()
-    with store_errors(), store.reader() as session:
-        req = service.get(session, request_id)
-        steps = [
-            {"name": s.name, "state": s.state, "detail": s.detail}
-            for s in service.steps_of(session, req.id)
-        ]
-        _echo({**service.describe(req), "result": req.result, "steps": steps})
+    with store_errors():
+        store.vault  # noqa: B018  (opened outside any transaction)
+        with store.transaction() as session:
+            shown = service.details_of(session, request_id, actor=cli_actor(), purpose=purpose)
+    shown.pop("notes", None)
+    for step in shown["steps"]:
+        step.pop("started_at", None)
+        step.pop("finished_at", None)
+    _echo(shown)
 
 
 @requests_app.command("approve")

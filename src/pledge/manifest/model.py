@@ -410,6 +410,10 @@ class RightConfig(Model):
     approval: bool = Field(False, description="A privacy officer approves before execution")
     identities: tuple[Literal["email", "phone", "user_id", "customer_id"], ...] = ("email",)
     """Identities a person may give to be found."""
+    staff_attested: Literal["approval", "trusted"] = "approval"
+    """A request staff enter as verified (they checked the person by post or phone) waits
+    for approval by another staff member who may approve (four eyes); `trusted` runs it at
+    once."""
 
 
 class Role(Model):

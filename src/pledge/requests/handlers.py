@@ -38,6 +38,7 @@ from pledge.requests.service import (
     EXECUTE_JOB,
     PURGE_JOB,
     Private,
+    UnprovenIdentity,
     mail,
     private_of,
     transition,
@@ -115,6 +116,15 @@ def execute(ctx: JobContext) -> None:
     manifest = manifest_of(ctx.store)
     try:
         _run(ctx, manifest, req)
+    except UnprovenIdentity as exc:
+        # Not a passing fault: retrying cannot prove an identity. Refused before any store
+        # was read or changed.
+        session.rollback()
+        req = session.get(DataRequest, ctx.payload["request_id"], populate_existing=True)
+        if req is None or req.state != "in_progress":
+            return
+        log.warning("request %s refused: identities nobody proved", req.reference)
+        _fail(session, req, {"error": "unproven_identity", "kinds": list(exc.kinds)})
     except Exception as exc:
         if ctx.attempt < ATTEMPTS:
             raise
@@ -129,6 +139,7 @@ def execute(ctx: JobContext) -> None:
 def _run(ctx: JobContext, manifest: Manifest, req: DataRequest) -> None:
     session = ctx.session
     private = private_of(session, req)
+    private.identity_map()  # UnprovenIdentity before anything is read, changed or mailed
     routing = route_request(manifest)
     if routing.only_forwarded:
         _forward(session, manifest, req, private, routing.forwarded)

@@ -24,12 +24,14 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from pledge.csvsafe import safe_row
 from pledge.manifest.jurisdictions import EEA
 from pledge.manifest.model import Manifest
 from pledge.policy import rights_offered
 from pledge.requests.model import DataRequest, RequestPackage
 from pledge.requests.render import N_, gettext, render
 from pledge.requests.report import AccessResult, json_value
+from pledge.requests.service import record_read
 from pledge.store.db import store_of
 from pledge.store.tables import table, utcnow
 
@@ -174,9 +176,10 @@ def _add(archive: zipfile.ZipFile, name: str, text: str) -> None:
 def _csv(fields: tuple[str, ...], records: list[dict[str, Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(fields)
+    writer.writerow(safe_row(fields))
     for record in records:
-        writer.writerow(["" if (v := json_value(record[f])) is None else v for f in fields])
+        cells = ["" if (v := json_value(record[f])) is None else v for f in fields]
+        writer.writerow(safe_row(cells))
     return buffer.getvalue()
 
 
@@ -231,17 +234,40 @@ def redeem(session: Session, token: str, now: datetime | None = None) -> tuple[D
     ).first()
     if spent is None:
         raise DownloadRefused("this download link is unknown, used or expired")
-    return open_package(session, str(spent[0]))
+    req, content = _open(session, str(spent[0]))
+    _audit_read(session, req, "subject", None)
+    return req, content
 
 
-def open_package(session: Session, request_id: str) -> tuple[DataRequest, bytes]:
-    """The request and its package's bytes (staff downloads, and `redeem`)."""
+def open_package(
+    session: Session, request_id: str, *, actor: str, purpose: str | None = None
+) -> tuple[DataRequest, bytes]:
+    """The request and its package's bytes for staff; the read is audited (P-G10)."""
+    req, content = _open(session, request_id)
+    _audit_read(session, req, actor, purpose)
+    return req, content
+
+
+def _open(session: Session, request_id: str) -> tuple[DataRequest, bytes]:
     row = session.get(RequestPackage, request_id, populate_existing=True)
     req = session.get(DataRequest, request_id)
     if row is None or req is None:
         raise DownloadRefused("this request has no package")
     vault = store_of(session).vault
     return req, vault.decrypt_for(session, row.subject_id, row.sealed, _aad(request_id))
+
+
+def _audit_read(session: Session, req: DataRequest, actor: str, purpose: str | None) -> None:
+    """Who read the package, whose it is and what it holds (collections, never values)."""
+    collections = sorted((req.result or {}).get("collections") or {})
+    record_read(
+        session,
+        req,
+        actor=actor,
+        what=["access_package"],
+        purpose=purpose,
+        collections=collections,
+    )
 
 
 @dataclass(frozen=True)

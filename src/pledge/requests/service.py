@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.headerregistry import Address
 from typing import Any
 
 from sqlalchemy import func, select
@@ -37,6 +39,7 @@ from pledge.requests import verification
 from pledge.requests.model import REQUEST_KINDS, DataRequest, RequestStep
 from pledge.store import audit
 from pledge.store.db import store_of
+from pledge.store.errors import IdentityError
 from pledge.store.jobs import enqueue
 from pledge.store.tables import utcnow
 
@@ -60,6 +63,31 @@ _REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 class RequestError(PledgeError):
     """A request cannot be made or changed as asked (not offered, wrong state, bad input)."""
+
+
+class UnprovenIdentity(RequestError):
+    """Identities nobody proved: refused at intake (422) and again before execution.
+
+    A request may only start from identities proven by a code to the channel they name or
+    attested by staff; anything else would let a stranger name another person (P-G8).
+    `kinds` names them (never their values).
+    """
+
+    def __init__(self, kinds: Sequence[str], why: str) -> None:
+        super().__init__(why)
+        self.kinds = tuple(sorted(kinds))
+
+
+class AddressError(RequestError):
+    """The e-mail address is not one a code can be sent to (422, beside the field)."""
+
+
+class AttestationError(RequestError):
+    """Staff attested an identity without saying why (422): the reason is the evidence."""
+
+
+class FourEyesError(RequestError):
+    """The staff member who attested a request may not also approve it (403)."""
 
 
 class TransitionError(RequestError):
@@ -91,6 +119,11 @@ class Intake:
     channel: str = "web"
 
 
+#: How an identity may be proven: a code to the address it names, staff attestation (with a
+#: reason), or nothing because the manifest asks for none (only the e-mail of an opt-out).
+PROOFS = ("email_code", "staff_attested", "not_required")
+
+
 @dataclass(frozen=True)
 class Submitted:
     """The answer to an intake: the same shape for known and unknown people."""
@@ -111,8 +144,23 @@ class Private:
     corrections: dict[str, str]
     identities: dict[str, str]
     purposes: list[str]
+    #: kind → how it was proven (one of `PROOFS`); a kind missing here is unproven.
+    proofs: dict[str, str] = field(default_factory=dict)
+
+    def unproven(self) -> list[str]:
+        """The kinds given that nobody proved."""
+        kinds = ["email", *self.identities]
+        return [k for k in kinds if self.proofs.get(k) not in PROOFS]
 
     def identity_map(self) -> dict[str, list[str]]:
+        """The identities execution starts from: all of them proven, else UnprovenIdentity.
+
+        The execution path's own check, so that a gap at intake cannot reopen the hole: a
+        request with an identity nobody proved does not run at all.
+        """
+        missing = self.unproven()
+        if missing:
+            raise UnprovenIdentity(missing, "the request names identities nobody proved")
         found: dict[str, list[str]] = {"email": [self.email]}
         for kind, value in self.identities.items():
             found.setdefault(kind, []).append(value)
@@ -136,13 +184,38 @@ def private_of(session: Session, req: DataRequest) -> Private:
     """Open the sealed part (ShreddedError once the subject was shredded)."""
     vault = store_of(session).vault
     data = json.loads(vault.decrypt_for(session, req.subject_id, req.sealed, _aad(req.id)))
+    proofs = data.get("proofs")
+    if proofs is None:
+        # Sealed before proofs were kept: only the e-mail, and only once verified, is proven.
+        proofs = {"email": "email_code"} if req.verified_at is not None else {}
     return Private(
         data["email"],
         data.get("details"),
         dict(data.get("corrections", {})),
         dict(data.get("identities", {})),
         list(data.get("purposes", [])),
+        dict(proofs),
     )
+
+
+def _seal(session: Session, req: DataRequest, private: Private) -> None:
+    data = {
+        "email": private.email,
+        "details": private.details,
+        "corrections": private.corrections,
+        "identities": private.identities,
+        "purposes": private.purposes,
+        "proofs": private.proofs,
+    }
+    vault = store_of(session).vault
+    req.sealed = vault.encrypt_for(session, req.subject_id, json.dumps(data).encode(), _aad(req.id))
+
+
+def _prove(session: Session, req: DataRequest, kinds: Sequence[str], how: str) -> None:
+    """Record in the sealed part that `kinds` were proven `how`."""
+    private = private_of(session, req)
+    proofs = {**private.proofs, **dict.fromkeys(kinds, how)}
+    _seal(session, req, Private(**{**private.__dict__, "proofs": proofs}))
 
 
 def status_url(public_url: str, req: DataRequest, token: str) -> str:
@@ -196,6 +269,64 @@ def correctable_categories(manifest: Manifest) -> set[str]:
     return keys
 
 
+_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_LOCAL_FORBIDDEN = frozenset('"(),:;<>[\\]')
+
+
+def check_address(text: str) -> str:
+    """The e-mail address trimmed, or AddressError: one a code can actually be mailed to.
+
+    Stricter than RFC 5322 on purpose (no quoted local parts, no address literals such as
+    `a@[b]`): what passes here parses as a mail recipient and fits the vault's index.
+    """
+    address = text.strip()
+    local, at, domain = address.rpartition("@")
+    if not address or len(address) > 254 or not at or not local or not domain:
+        raise AddressError("an e-mail address needs one '@' with a name before and a domain after")
+    if any(c.isspace() or not c.isprintable() for c in address):
+        raise AddressError("an e-mail address has no spaces or invisible characters")
+    bad_local = "@" in local or local.startswith(".") or local.endswith(".") or ".." in local
+    if len(local) > 64 or bad_local or _LOCAL_FORBIDDEN & set(local):
+        raise AddressError("the part of the e-mail address before '@' is not valid")
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise AddressError("the domain of the e-mail address is not valid") from None
+    labels = ascii_domain.split(".")
+    if len(labels) < 2 or labels[-1].isdigit() or not all(_LABEL.fullmatch(x) for x in labels):
+        raise AddressError("the domain of the e-mail address is not valid")
+    try:
+        parsed = Address(addr_spec=address)
+    except Exception:  # the stdlib parser fails in odd ways (AttributeError, IndexError)
+        raise AddressError("the e-mail address is not valid") from None
+    if parsed.addr_spec != address:
+        raise AddressError("the e-mail address is not valid")
+    return address
+
+
+def _check_identities(
+    intake: Intake, allowed: Sequence[str], attested: bool, reason: str | None
+) -> dict[str, str]:
+    """The extra identities to keep; each one must be one the right takes and be attested.
+
+    The public intake can only prove the e-mail (by its code), so any other identity there
+    is refused, never silently used; staff may attest others, with a reason.
+    """
+    extra = {k: v.strip() for k, v in intake.identities.items() if v and v.strip()}
+    refused = sorted(set(extra) - set(allowed))
+    if refused:
+        raise UnprovenIdentity(refused, f"{intake.kind} cannot be asked by {', '.join(refused)}")
+    if extra and not attested:
+        raise UnprovenIdentity(
+            list(extra),
+            "only the e-mail address can be proven here (by the code we send to it); "
+            f"{', '.join(sorted(extra))} cannot be, so it is not accepted",
+        )
+    if attested and not (reason or "").strip():
+        raise AttestationError("attesting that you verified the person needs a reason")
+    return extra
+
+
 def submit(
     session: Session,
     manifest: Manifest,
@@ -204,12 +335,14 @@ def submit(
     actor: str,
     public_url: str,
     verified: bool = False,
+    reason: str | None = None,
     now: datetime | None = None,
 ) -> Submitted:
     """Record a request, mail its receipt (and code), and start it when no code is needed.
 
-    `verified=True` is staff attesting they verified the person themselves (post, phone):
-    recorded in the audit event under the staff member's name.
+    `verified=True` is staff attesting they verified the person themselves (post, phone),
+    with `reason`: audited under the staff member's name, and (unless the right is
+    `staff_attested: trusted`) held for approval by someone else.
     """
     now = now or utcnow()
     jurisdiction = resolve_jurisdiction(manifest, intake)
@@ -220,15 +353,17 @@ def submit(
         raise RequestError(
             f"'{intake.kind}' is not offered under {jurisdiction}; offered: {offered}"
         )
-    extra = {k: v for k, v in intake.identities.items() if v}
-    refused = sorted(set(extra) - set(config.identities))
-    if refused:
-        raise RequestError(f"{intake.kind} cannot be asked by {', '.join(refused)}")
+    email = check_address(intake.email)
+    extra = _check_identities(intake, config.identities, verified, reason)
     vault = store_of(session).vault
-    existed = vault.find_subject(session, "email", intake.email) is not None
-    subject_id = vault.find_or_create_subject(session, "email", intake.email, actor=actor)
+    try:
+        existed = vault.find_subject(session, "email", email) is not None
+        subject_id = vault.find_or_create_subject(session, "email", email, actor=actor)
+    except IdentityError as exc:
+        raise AddressError(str(exc)) from None
     deadline = deadline_for(jurisdiction, intake.kind, now)
     token = secrets.token_urlsafe(24)
+    four_eyes = verified and config.staff_attested == "approval"
     req = DataRequest(
         id=str(uuid.uuid4()),
         reference=_reference(),
@@ -238,7 +373,7 @@ def submit(
         jurisdiction=jurisdiction,
         language=_language(manifest, intake.language),
         channel=intake.channel,
-        approval_required=config.approval,
+        approval_required=config.approval or four_eyes,
         subject_id=subject_id,
         subject_created=not existed,
         token_hash=token_digest(token),
@@ -249,16 +384,17 @@ def submit(
         confirm_by=deadline.confirm_by,
         extend_notice_by=deadline.extend_notice_by,
         updated_at=now,
-        notes={},
+        notes={"attestation": {"by": actor}} if verified else {},
     )
-    private = {
-        "email": intake.email.strip(),
-        "details": intake.details,
-        "corrections": dict(intake.corrections),
-        "identities": extra,
-        "purposes": list(intake.purposes),
-    }
-    req.sealed = vault.encrypt_for(session, subject_id, json.dumps(private).encode(), _aad(req.id))
+    private = Private(
+        email,
+        intake.details,
+        dict(intake.corrections),
+        extra,
+        list(intake.purposes),
+        dict.fromkeys(extra, "staff_attested"),
+    )
+    _seal(session, req, private)
     session.add(req)
     session.flush()
     audit.append(
@@ -273,10 +409,12 @@ def submit(
             "jurisdiction": jurisdiction,
             "channel": intake.channel,
             "subject": subject_id,
-            "identity": vault.hash_identity("email", intake.email),
+            "identity": vault.hash_identity("email", email),
             "due": req.due_at.isoformat(),
         },
     )
+    if verified:
+        _attested(session, req, actor, ["email", *extra], reason or "")
     enqueue(
         session,
         PURGE_JOB,
@@ -294,7 +432,7 @@ def submit(
         manifest,
         req,
         "received",
-        intake.email,
+        email,
         {
             "reference": req.reference,
             "request_kind": req.kind,
@@ -305,11 +443,33 @@ def submit(
         },
     )
     if needs_code:
-        send_code(session, manifest, req, intake.email, now=now)
+        send_code(session, manifest, req, email, now=now)
     if not needs_code:
         how = "staff_attested" if verified else "not_required"
         mark_verified(session, manifest, req, actor=actor, how=how, now=now)
     return Submitted(req.id, req.reference, token, req.state, req.due_at)
+
+
+def _attested(
+    session: Session, req: DataRequest, actor: str, kinds: Sequence[str], reason: str
+) -> None:
+    """The attestation's evidence: who, which kinds of identity, and a digest of the reason.
+
+    The reason itself may name the person, so it stays out of the audit log (as denial
+    reasons do); the digest proves later which reason was given.
+    """
+    audit.append(
+        session,
+        actor,
+        "request.attested",
+        "request",
+        req.id,
+        {
+            "identities": sorted(kinds),
+            "reason_chars": len(reason.strip()),
+            "reason_digest": _digest_texts([reason.strip()]),
+        },
+    )
 
 
 def _flooded(session: Session, req: DataRequest, now: datetime) -> bool:
@@ -393,23 +553,23 @@ def verify(
     """Check a code; on success the request moves on (approval or execution)."""
     now = now or utcnow()
     req = session.get(DataRequest, request_id, with_for_update=True)
-    if req is None or req.state != "unverified":
-        # Still spend the time of a check, so a bad id answers like a bad code.
-        verification.check(session, str(uuid.uuid4()), code, now)
-        return verification.Check("missing", 0)
-    result = verification.check(session, req.id, code, now)
-    if result.outcome == "ok":
+    usable = req is not None and req.state == "unverified"
+    # A bad id is checked against a random one and audited like a wrong code, so both paths
+    # do the same work (digests, reads, one UPDATE, one audit event) and take the same time.
+    target = req.id if req is not None and usable else str(uuid.uuid4())
+    result = verification.check(session, target, code, now)
+    if req is not None and usable and result.outcome == "ok":
         mark_verified(session, manifest, req, actor="subject", how="email_code", now=now)
-    else:
-        audit.append(
-            session,
-            "subject",
-            "request.verification_failed",
-            "request",
-            req.id,
-            {"outcome": result.outcome},
-        )
-    return result
+        return result
+    audit.append(
+        session,
+        "subject",
+        "request.verification_failed",
+        "request",
+        req.id if req is not None and usable else None,
+        {"outcome": result.outcome if usable else "missing"},
+    )
+    return result if usable else verification.Check("missing", 0)
 
 
 def mark_verified(
@@ -424,6 +584,7 @@ def mark_verified(
     """unverified → verified, then on to approval or execution."""
     now = now or utcnow()
     req.verified_at = now
+    _prove(session, req, ["email"], how)
     transition(session, req, "verified", actor=actor, details={"how": how}, now=now)
     if req.approval_required:
         transition(session, req, "awaiting_approval", actor="system", now=now)
@@ -506,11 +667,25 @@ def by_token(session: Session, request_id: str, token: str) -> DataRequest:
     return req
 
 
+def attester_of(req: DataRequest) -> str | None:
+    """The staff member who attested the person's identity, if anyone did."""
+    attestation = req.notes.get("attestation") or {}
+    by = attestation.get("by") if isinstance(attestation, dict) else None
+    return str(by) if by else None
+
+
 def approve(session: Session, request_id: str, *, actor: str) -> DataRequest:
+    """Start a request awaiting approval; never by the one who attested it (four eyes)."""
     req = get(session, request_id, lock=True)
     if req.state != "awaiting_approval":
         raise TransitionError(req, "only a request awaiting approval can be approved")
-    audit.append(session, actor, "request.approved", "request", req.id, {})
+    attester = attester_of(req)
+    if attester is not None and attester == actor:
+        raise FourEyesError(
+            f"request {req.reference} was attested by you; someone else must approve it"
+        )
+    details = {"attested_by": attester} if attester is not None else {}
+    audit.append(session, actor, "request.approved", "request", req.id, details)
     start(session, req, actor=actor)
     return req
 
@@ -671,6 +846,56 @@ def steps_of(session: Session, request_id: str) -> list[RequestStep]:
 def count_open(session: Session) -> int:
     query = select(func.count()).select_from(DataRequest)
     return int(session.execute(query.where(DataRequest.state.notin_(TERMINAL))).scalar_one())
+
+
+#: What a purpose given for a staff read may look like: a short label, not a note about the
+#: person (it goes into the audit log).
+PURPOSE_PATTERN = r"^[A-Za-z0-9_.:/ -]{1,100}$"
+
+
+def record_read(
+    session: Session,
+    req: DataRequest,
+    *,
+    actor: str,
+    what: Sequence[str],
+    purpose: str | None = None,
+    collections: Sequence[str] = (),
+) -> None:
+    """Audit a read of a request's personal data: who, what kinds, whose, and why if said.
+
+    `what` and `collections` name kinds of data, never values; the person is named by their
+    subject reference only.
+    """
+    if purpose is not None and not re.fullmatch(PURPOSE_PATTERN, purpose):
+        raise RequestError("a purpose is a short label: letters, digits, space and _.:/-")
+    details: dict[str, Any] = {"read": sorted(what), "subject": req.subject_id}
+    if collections:
+        details["collections"] = list(collections)
+    if purpose:
+        details["purpose"] = purpose
+    audit.append(session, actor, "request.read", "request", req.id, details)
+
+
+def details_of(
+    session: Session, request_id: str, *, actor: str, purpose: str | None = None
+) -> dict[str, Any]:
+    """A request as staff see it in full (result, notes, steps), the read audited."""
+    req = get(session, request_id)
+    steps = [
+        {
+            "name": s.name,
+            "state": s.state,
+            "detail": s.detail,
+            "started_at": s.started_at,
+            "finished_at": s.finished_at,
+        }
+        for s in steps_of(session, req.id)
+    ]
+    record_read(
+        session, req, actor=actor, what=["request", "result", "notes", "steps"], purpose=purpose
+    )
+    return {**describe(req), "result": req.result, "notes": req.notes, "steps": steps}
 
 
 def describe(req: DataRequest, now: datetime | None = None) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from pledge.requests.model import VerificationCode
@@ -90,29 +91,47 @@ class Check:
 def check(session: Session, request_id: str, code: str, now: datetime) -> Check:
     """Check `code`; counts a failure, locks after `MAX_ATTEMPTS`, burns the code on success.
 
-    The digest is always computed and compared, also when the answer is already known to be
-    "locked" or "expired", so the time taken does not say which it is.
+    The same work whatever the answer: two digests (the code given and a stand-in for a
+    missing row), one comparison, one locked read, and for any answer but "ok" one UPDATE
+    (matching no row when there is no code), so the time taken does not tell an unknown
+    request from a wrong, expired or locked code.
     """
     key = installation_key(session, "verification-code")
     given = _digest(key, request_id, code.strip()[:32])
+    stand_in = _digest(key, request_id, "-")
     row = session.get(VerificationCode, request_id, with_for_update=True)
-    stored = row.code_hash if row is not None else _digest(key, request_id, "-")
-    matches = hmac.compare_digest(given, stored)
-    if row is None:
-        return Check("missing", 0)
-    if row.locked_until is not None:
-        if now < row.locked_until:
-            return Check("locked", 0)
-        row.locked_until = None
-        row.attempts = 0
-    if now >= row.expires_at:
-        return Check("expired", MAX_ATTEMPTS - row.attempts)
-    if not matches:
-        row.attempts += 1
-        if row.attempts >= MAX_ATTEMPTS:
-            row.locked_until = now + LOCKOUT
+    matches = hmac.compare_digest(given, row.code_hash if row is not None else stand_in)
+    result, attempts, locked_until = _judge(row, matches, now)
+    if result.outcome == "ok":
+        assert row is not None
+        session.delete(row)
         session.flush()
-        return Check("wrong" if row.locked_until is None else "locked", MAX_ATTEMPTS - row.attempts)
-    session.delete(row)
-    session.flush()
-    return Check("ok", MAX_ATTEMPTS)
+        return result
+    session.execute(
+        update(VerificationCode)
+        .where(VerificationCode.request_id == request_id)
+        .values(attempts=attempts, locked_until=locked_until)
+    )
+    return result
+
+
+def _judge(
+    row: VerificationCode | None, matches: bool, now: datetime
+) -> tuple[Check, int, datetime | None]:
+    """The answer, and the row's attempts and lock after it (unchanged unless a wrong code)."""
+    if row is None:
+        return Check("missing", 0), 0, None
+    attempts, locked_until = row.attempts, row.locked_until
+    if locked_until is not None:
+        if now < locked_until:
+            return Check("locked", 0), attempts, locked_until
+        attempts, locked_until = 0, None
+    if now >= row.expires_at:
+        return Check("expired", MAX_ATTEMPTS - attempts), attempts, locked_until
+    if matches:
+        return Check("ok", MAX_ATTEMPTS), attempts, locked_until
+    attempts += 1
+    if attempts >= MAX_ATTEMPTS:
+        locked_until = now + LOCKOUT
+        return Check("locked", MAX_ATTEMPTS - attempts), attempts, locked_until
+    return Check("wrong", MAX_ATTEMPTS - attempts), attempts, locked_until

@@ -42,7 +42,10 @@ FIXES = 3
 MAX_FIELDS = 200
 #: The name of an objection checkbox: `object:<purpose>`.
 OBJECT = "object:"
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+#: Names under which a hand-made post could slip in another identity; the form proves only
+#: the e-mail address (by its code), so any of these is refused beside the e-mail field.
+_IDENTITY_FIELDS = ("phone", "user_id", "customer_id")
+_IDENTITY_PREFIXES = ("identity", "identities")
 _ID = Path(min_length=1, max_length=36)
 _TOKEN = Query(max_length=100)
 _LANG = Query(max_length=35)
@@ -175,11 +178,26 @@ def _check_kind(manifest: Manifest, form: dict[str, str], errors: Errors) -> tup
     return where, kind
 
 
-def _check_email(email: str, errors: Errors) -> None:
+def _check_email(email: str, form: dict[str, str], errors: Errors) -> None:
     if not email:
         errors["email"] = FieldError("email_missing", "email")
-    elif len(email) > EMAIL_LIMIT or not _EMAIL.fullmatch(email):
+        return
+    try:
+        service.check_address(email[: EMAIL_LIMIT + 1])
+    except service.AddressError:
         errors["email"] = FieldError("email_invalid", "email")
+        return
+    if _other_identities(form):
+        errors["email"] = FieldError("identity_unproven", "email")
+
+
+def _other_identities(form: dict[str, str]) -> list[str]:
+    """Fields of the post that name another identity (never part of our form)."""
+    return [
+        name
+        for name, value in form.items()
+        if value.strip() and (name in _IDENTITY_FIELDS or name.startswith(_IDENTITY_PREFIXES))
+    ]
 
 
 _FIX_FIELDS = {f"fix-{n}-{part}" for n in range(1, FIXES + 1) for part in ("field", "value")}
@@ -223,7 +241,7 @@ def check_form(
             for n in range(1, FIXES + 1)
         ],
     )
-    _check_email(values.email, errors)
+    _check_email(values.email, form, errors)
     fixes: dict[str, str] = {}
     if kind == "rectification":
         offered = {item["key"] for item in correctable(manifest, lang)}
@@ -296,6 +314,12 @@ def _submit(request: Request, form: dict[str, str]) -> Response:
             done = service.submit(
                 session, manifest, intake, actor="subject", public_url=state.settings.public_url
             )
+    except service.AddressError:
+        errors = {"email": FieldError("email_invalid", "email")}
+        return _form_page(request, lang, where, values, errors, 422)
+    except service.UnprovenIdentity:
+        errors = {"email": FieldError("identity_unproven", "email")}
+        return _form_page(request, lang, where, values, errors, 422)
     except RequestError:
         errors = {"kind": FieldError("kind_not_offered", "where")}
         return _form_page(request, lang, where, values, errors, 422)

@@ -18,10 +18,26 @@ from pledge.api.problems import Problem
 from pledge.api.state import AppState, state_of
 from pledge.errors import NotFoundError
 from pledge.requests import package, service
-from pledge.requests.service import Filter, Intake, RequestError
+from pledge.requests.service import (
+    PURPOSE_PATTERN,
+    AddressError,
+    AttestationError,
+    Filter,
+    FourEyesError,
+    Intake,
+    RequestError,
+    UnprovenIdentity,
+)
 
 router = APIRouter(prefix="/v1/requests", tags=["requests"])
 _ID = Path(min_length=1, max_length=36)
+#: Why staff read personal data (audited with the read); a short label.
+_PURPOSE = Query(
+    min_length=1,
+    max_length=100,
+    pattern=PURPOSE_PATTERN,
+    description="Why you read it (a short label, recorded in the audit log)",
+)
 
 
 class RequestIn(BaseModel):
@@ -38,7 +54,12 @@ class RequestIn(BaseModel):
 
 
 class StaffRequestIn(RequestIn):
-    verified: bool = False
+    verified: bool = Field(
+        False, description="You verified the person yourself (post, phone); needs `reason`"
+    )
+    reason: str | None = Field(
+        None, max_length=1000, description="How you verified them (kept sealed; audited)"
+    )
 
 
 class Submitted(BaseModel):
@@ -84,18 +105,36 @@ def _intake(body: RequestIn, channel: str) -> Intake:
     )
 
 
-def _submit(request: Request, intake: Intake, who: str, verified: bool) -> Submitted:
+def _submit(
+    request: Request, intake: Intake, who: str, verified: bool, reason: str | None = None
+) -> Submitted:
     state = _ready(request)
-    with state.store.transaction() as session:
-        done = service.submit(
-            session,
-            state.holder.manifest,
-            intake,
-            actor=who,
-            public_url=state.settings.public_url,
-            verified=verified,
-        )
+    try:
+        with state.store.transaction() as session:
+            done = service.submit(
+                session,
+                state.holder.manifest,
+                intake,
+                actor=who,
+                public_url=state.settings.public_url,
+                verified=verified,
+                reason=reason,
+            )
+    except (UnprovenIdentity, AddressError, AttestationError) as exc:
+        raise _invalid(exc) from None
     return Submitted(**done.__dict__)
+
+
+def _invalid(exc: RequestError) -> Problem:
+    """422 naming the field: an identity nobody can prove, a bad address, a missing reason."""
+    if isinstance(exc, UnprovenIdentity):
+        pointers = [f"/identities/{kind}" for kind in exc.kinds]
+        kind = "identity-unproven"
+    else:
+        pointers = ["/email" if isinstance(exc, AddressError) else "/reason"]
+        kind = "invalid-request"
+    errors = [{"pointer": pointer, "detail": str(exc)} for pointer in pointers]
+    return Problem(422, "Invalid request", str(exc), kind, errors=errors)
 
 
 @router.post(
@@ -189,7 +228,7 @@ def _zip(reference: str, content: bytes) -> Response:
     **guard("requests:submit"),
 )
 def staff_submit(request: Request, body: StaffRequestIn) -> Submitted:
-    return _submit(request, _intake(body, "staff"), actor(request), body.verified)
+    return _submit(request, _intake(body, "staff"), actor(request), body.verified, body.reason)
 
 
 @router.get("", summary="List and filter requests", **guard("requests:read"))
@@ -205,27 +244,31 @@ def list_requests(
         return [service.describe(r) for r in rows]
 
 
-@router.get("/{request_id}", summary="One request with every step", **guard("requests:read"))
-def show(request: Request, request_id: Annotated[str, _ID]) -> dict[str, Any]:
-    with state_of(request).store.reader() as session:
-        req = service.get(session, request_id)
-        steps = [
-            {
-                "name": s.name,
-                "state": s.state,
-                "detail": s.detail,
-                "started_at": s.started_at,
-                "finished_at": s.finished_at,
-            }
-            for s in service.steps_of(session, req.id)
-        ]
-        return {**service.describe(req), "result": req.result, "notes": req.notes, "steps": steps}
+@router.get(
+    "/{request_id}",
+    summary="One request with every step (the read is audited)",
+    **guard("requests:read"),
+)
+def show(
+    request: Request,
+    request_id: Annotated[str, _ID],
+    purpose: Annotated[str | None, _PURPOSE] = None,
+) -> dict[str, Any]:
+    with _ready(request).store.transaction() as session:
+        return service.details_of(session, request_id, actor=actor(request), purpose=purpose)
 
 
-@router.post("/{request_id}/approve", summary="Approve", **guard("requests:manage"))
+@router.post(
+    "/{request_id}/approve",
+    summary="Approve (not by the one who attested the request)",
+    **guard("requests:manage"),
+)
 def approve(request: Request, request_id: Annotated[str, _ID]) -> dict[str, Any]:
-    with state_of(request).store.transaction() as session:
-        return service.describe(service.approve(session, request_id, actor=actor(request)))
+    try:
+        with state_of(request).store.transaction() as session:
+            return service.describe(service.approve(session, request_id, actor=actor(request)))
+    except FourEyesError as exc:
+        raise Problem(403, "Forbidden", str(exc), "four-eyes") from None
 
 
 @router.post("/{request_id}/retry", summary="Retry a failed request", **guard("requests:manage"))
@@ -257,13 +300,19 @@ def extend(request: Request, request_id: Annotated[str, _ID], body: ReasonsIn) -
 @router.get(
     "/{request_id}/package",
     response_class=Response,
-    summary="Download a request's package as staff",
+    summary="Download a request's package as staff (the read is audited)",
     **guard("requests:manage"),
 )
-def staff_package(request: Request, request_id: Annotated[str, _ID]) -> Response:
+def staff_package(
+    request: Request,
+    request_id: Annotated[str, _ID],
+    purpose: Annotated[str | None, _PURPOSE] = None,
+) -> Response:
     try:
-        with _ready(request).store.reader() as session:
-            req, content = package.open_package(session, request_id)
+        with _ready(request).store.transaction() as session:
+            req, content = package.open_package(
+                session, request_id, actor=actor(request), purpose=purpose
+            )
     except package.DownloadRefused as exc:
         raise Problem(404, "Not found", str(exc)) from exc
     return _zip(req.reference, content)
