@@ -392,7 +392,7 @@ def submit(
         dict(intake.corrections),
         extra,
         list(intake.purposes),
-        dict.fromkeys(extra, "staff_attested"),
+        dict.fromkeys(extra, "staff_attested") if verified else {},
     )
     _seal(session, req, private)
     session.add(req)
