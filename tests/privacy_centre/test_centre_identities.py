@@ -142,3 +142,13 @@ def test_execution_refuses_an_identity_nobody_proved(
                 is None
             )
     assert product(centre) == before
+
+
+@pytest.mark.parametrize("address", ["a@[b", "a@[b.c", "a@b..c"])
+def test_the_form_shows_a_bad_address_beside_the_field(centre: Centre, address: str) -> None:
+    answer = centre.submit(kind="access", email=address)
+    assert answer.status_code == 422
+    label = answer.text.index('for="email"')
+    message = "Enter an e-mail address in the form name@example.com."
+    assert label < answer.text.index(message, label) < answer.text.index('id="email"')
+    assert centre.requests_stored() == 0
