@@ -97,11 +97,22 @@ def test_the_stranger_s_own_request_gets_nothing_of_the_other_person(centre: Cen
         assert value not in everything
 
 
-@pytest.mark.parametrize("field", ["user_id", "customer_id", "identities[user_id]", "identity"])
-def test_the_form_refuses_an_extra_identity_beside_the_email(centre: Centre, field: str) -> None:
+@pytest.mark.parametrize(
+    ("kind", "field"),
+    [
+        ("access", "user_id"),
+        ("erasure", "customer_id"),
+        ("rectification", "identities[user_id]"),
+        ("objection", "identity"),
+    ],
+)
+def test_the_form_refuses_an_extra_identity_beside_the_email(
+    centre: Centre, kind: str, field: str
+) -> None:
     victim = known_person()
     before = product(centre)
-    answer = centre.submit(kind="erasure", email=UNKNOWN, **{field: victim.user_id})
+    extra = {"details": "My name is wrong"} if kind == "rectification" else {}
+    answer = centre.submit(kind=kind, email=UNKNOWN, **extra, **{field: victim.user_id})
     assert answer.status_code == 422
     page = answer.text
     message = "Only your e-mail address can be checked here"
