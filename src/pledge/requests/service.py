@@ -553,23 +553,22 @@ def verify(
     """Check a code; on success the request moves on (approval or execution)."""
     now = now or utcnow()
     req = session.get(DataRequest, request_id, with_for_update=True)
-    usable = req is not None and req.state == "unverified"
-    # A bad id is checked against a random one and audited like a wrong code, so both paths
-    # do the same work (digests, reads, one UPDATE, one audit event) and take the same time.
-    target = req.id if req is not None and usable else str(uuid.uuid4())
-    result = verification.check(session, target, code, now)
-    if req is not None and usable and result.outcome == "ok":
-        mark_verified(session, manifest, req, actor="subject", how="email_code", now=now)
+    found = req if req is not None and req.state == "unverified" else None
+    # A bad id is checked against a random one (no code: "missing") and audited like a wrong
+    # code, so both paths do the same work (digests, reads, one UPDATE, one audit event).
+    result = verification.check(session, found.id if found else str(uuid.uuid4()), code, now)
+    if found is not None and result.outcome == "ok":
+        mark_verified(session, manifest, found, actor="subject", how="email_code", now=now)
         return result
     audit.append(
         session,
         "subject",
         "request.verification_failed",
         "request",
-        req.id if req is not None and usable else None,
-        {"outcome": result.outcome if usable else "missing"},
+        found.id if found is not None else None,
+        {"outcome": result.outcome},
     )
-    return result if usable else verification.Check("missing", 0)
+    return result
 
 
 def mark_verified(
