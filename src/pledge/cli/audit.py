@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from pledge.cli.db import open_store, store_errors
+from pledge.consent import ledger
 from pledge.errors import OutputError
 from pledge.store import audit
 from pledge.store.db import Store
@@ -30,12 +31,23 @@ def verify(
     with store_errors():
         anchor = Checkpoint.read(checkpoint) if checkpoint else None
         result = audit.verify(store, anchor)
-    if result.ok:
+        consent = _verify_consent(store)  # the consent log too (pledge.consent.ledger)
+    if result.ok and consent:
         typer.echo(result.summary())
         return
-    typer.echo(f"audit log verification FAILED at seq {result.first_bad_seq}: {result.reason}")
-    typer.echo(f"({result.events} events before it verified)", err=True)
+    if not result.ok:
+        typer.echo(f"audit log verification FAILED at seq {result.first_bad_seq}: {result.reason}")
+        typer.echo(f"({result.events} events before it verified)", err=True)
     sys.exit(1)
+
+
+def _verify_consent(store: Store) -> bool:
+    """Check the consent log against its receipts and the audit log; print what it found."""
+    found = ledger.verify(store)
+    typer.echo(found.summary())
+    for problem in found.problems:
+        typer.echo(f"  consent record {problem}")
+    return found.ok
 
 
 @audit_app.command("checkpoint")
