@@ -24,8 +24,8 @@ from pledge.api.fastpath import LeanRoutes, decision_query
 from pledge.api.permissions import ROLES
 from pledge.consent import records
 from pledge.consent.limits import set_limit
-from pledge.consent.subjects import of_device
 from pledge.consent.service import ConsentService, service_for
+from pledge.consent.subjects import of_device
 from pledge.manifest_holder import ManifestHolder
 from pledge.store.db import Store
 from pledge.store.errors import StoreError

@@ -216,9 +216,9 @@ def test_insert_or_replace_is_refused_on_sqlite(logged: tuple[Store, list[str]])
         "WHERE record_id = :id3",
     )
     for statement in statements:
-        with pytest.raises((StoreError, DBAPIError), match="REPLACE on consent_"):
-            with store.transaction() as session:
-                session.execute(text(statement), {"id": ids[0], "id3": ids[3]})
+        refused = pytest.raises((StoreError, DBAPIError), match="REPLACE on consent_")
+        with refused, store.transaction() as session:
+            session.execute(text(statement), {"id": ids[0], "id3": ids[3]})
     assert ledger.verify(store).ok
     with store.reader() as session:
         mechanism = session.execute(
