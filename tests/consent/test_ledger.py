@@ -18,13 +18,16 @@ from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from pledge.cli import build
-from pledge.consent import importer, ledger, records
+from pledge.consent import importer, ledger, receipts, records
+from pledge.consent.ids import uuid7
 from pledge.consent.import_formats import RawRow
+from pledge.consent.notice import notice_ref
 from pledge.consent.receipts import signer_for
 from pledge.consent.subjects import of_device
 from pledge.consent.tables import APPEND_ONLY
 from pledge.manifest.model import Manifest
 from pledge.manifest_holder import ManifestHolder
+from pledge.store import audit
 from pledge.store.db import Store
 from pledge.store.errors import StoreError
 
@@ -238,3 +241,54 @@ def test_on_conflict_update_is_refused_on_postgres(logged: tuple[Store, list[str
     with pytest.raises((StoreError, DBAPIError)), store.transaction() as session:
         session.execute(text(statement), {"id": ids[0]})
     assert ledger.verify(store).ok
+
+
+def _legacy_record(store: Store, manifest: Manifest, device: str) -> str:
+    """A record as Pledge wrote it before 0006: the device id in clear, no receipt digest."""
+    signer = signer_for(Path(store.settings.data_dir))
+    choice = records.NewChoice(f"device:{device}", "reject_all", "eu", "en", "visitor")
+    row = records.new_row(choice, uuid7(), notice_ref(manifest))
+    row.made_by = None
+    claims = records.receipt_payload(manifest, row, "http://t")
+    del claims["madeBy"], claims["onBehalf"]
+    row.receipt = signer.sign(claims)
+    with store.transaction() as session:
+        session.add(row)
+        session.flush()
+        details = {"subject": row.subject, "mechanism": "reject_all"}
+        audit.append(session, "visitor", "consent.recorded", "consent_record", row.id, details)
+    with store.transaction() as session:
+        set_limit_raw = "INSERT INTO processing_limits (subject, kind, purpose, active, "
+        set_limit_raw += "request_id, recorded_at, actor) VALUES (:s, 'objection', NULL, "
+        set_limit_raw += ":on, NULL, :t, 'system:dsr')"
+        session.execute(text(set_limit_raw), {"s": row.subject, "on": True, "t": row.recorded_at})
+    return row.id
+
+
+def test_old_clear_device_ids_are_hashed_by_the_command(
+    logged: tuple[Store, list[str]], manifest: Manifest
+) -> None:
+    store, _ = logged
+    record_id = _legacy_record(store, manifest, "legacy-device-0001")
+    assert ledger.verify(store).ok  # the old record verifies as it was written
+    result = CliRunner().invoke(build(), ["consent", "hash-device-ids"])
+    assert result.exit_code == 0, result.output
+    assert "1 consent records and 1 processing limits rewritten" in result.output
+    reference = of_device(store.vault, "legacy-device-0001")
+    with store.reader() as session:
+        (row,) = records.records_of(session, reference)
+        limits = session.execute(text("SELECT subject FROM processing_limits")).scalars().all()
+        clear = session.execute(
+            text("SELECT count(*) FROM consent_records WHERE subject LIKE '%legacy-device%'")
+        ).scalar_one()
+    assert row.id == record_id and clear == 0 and limits == [reference]
+    claims = receipts.verify(row.receipt, ledger.published_keys(Path(store.settings.data_dir)))
+    assert claims is not None and claims["sub"] == reference and "reissued" in claims
+    assert ledger.verify(store).ok
+    again = CliRunner().invoke(build(), ["consent", "hash-device-ids"])
+    assert "0 consent records and 0 processing limits rewritten" in again.output
+    # the triggers are back
+    with pytest.raises((StoreError, DBAPIError)), store.transaction() as session:
+        session.execute(text("UPDATE consent_records SET mechanism = 'accept_all'"))
+    with pytest.raises((StoreError, DBAPIError)), store.transaction() as session:
+        session.execute(text("UPDATE processing_limits SET active = false"))
