@@ -31,19 +31,18 @@ def verify(
     with store_errors():
         anchor = Checkpoint.read(checkpoint) if checkpoint else None
         result = audit.verify(store, anchor)
-        consent = _verify_consent(store)  # the consent log too (pledge.consent.ledger)
-    if result.ok and consent:
+        consent = ledger.verify(store)  # the consent log, bound to the chain
+    if result.ok:
         typer.echo(result.summary())
-        return
-    if not result.ok:
+    else:
         typer.echo(f"audit log verification FAILED at seq {result.first_bad_seq}: {result.reason}")
         typer.echo(f"({result.events} events before it verified)", err=True)
-    sys.exit(1)
+    if not _consent_ok(consent) or not result.ok:
+        sys.exit(1)
 
 
-def _verify_consent(store: Store) -> bool:
-    """Check the consent log against its receipts and the audit log; print what it found."""
-    found = ledger.verify(store)
+def _consent_ok(found: ledger.LedgerResult) -> bool:
+    """Print what the consent log's check found; True when it is whole."""
     typer.echo(found.summary())
     for problem in found.problems:
         typer.echo(f"  consent record {problem}")

@@ -40,6 +40,7 @@ from pledge.store.db import Store
 from pledge.store.tables import AuditEvent
 
 RECORDED = "consent.recorded"
+RECORD_TYPE = "consent_record"  # the object type `records.record` audits a record under
 REISSUED = "consent.receipts_reissued"
 MAX_PROBLEMS = 100
 
@@ -118,13 +119,13 @@ def verify(store: Store) -> LedgerResult:
 def _bindings(session: Session) -> _Bindings:
     found = _Bindings()
     query = (
-        select(AuditEvent.action, AuditEvent.object_id, AuditEvent.details)
+        select(AuditEvent.action, AuditEvent.object_type, AuditEvent.object_id, AuditEvent.details)
         .where(AuditEvent.action.in_((RECORDED, IMPORTED, REISSUED)))
         .order_by(AuditEvent.seq)
     )
-    for action, object_id, text in session.execute(query):
+    for action, object_type, object_id, text in session.execute(query):
         details = json.loads(text)
-        if action == RECORDED and object_id:
+        if action == RECORDED and object_type == RECORD_TYPE and object_id:
             found.recorded[object_id] = details.get("receipt_sha256")
         elif action == IMPORTED and object_id:
             found.batches[object_id] = details
