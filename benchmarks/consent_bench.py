@@ -51,7 +51,7 @@ BASELINE = textwrap.dedent(
     from pledge.cli.supervisor import listen_sockets
 
     BODY = (b'{"allowed":true,"reason":"consent_given","purpose":"analytics.web",'
-            b'"subject":"device:bench000000000000"}')
+            b'"subject":"device:dv1-0000000000000000000000000000000000000000"}')
     HEADERS = secure([(b"content-length", str(len(BODY)).encode()),
                       (b"content-type", b"application/json")])
 
@@ -103,6 +103,7 @@ def prepare(data: Path, subjects: int) -> tuple[str, list[str]]:
     from pledge.config import Settings
     from pledge.consent import records
     from pledge.consent.receipts import signer_for
+    from pledge.consent.subjects import of_device
     from pledge.manifest.load import load_manifest
     from pledge.store.db import Store
     from pledge.store.migrations import upgrade
@@ -113,12 +114,14 @@ def prepare(data: Path, subjects: int) -> tuple[str, list[str]]:
     with store.transaction() as session:
         _, secret = apikeys.create(session, "bench", "service")
     signer = signer_for(data)
+    vault = store.vault  # opened before the transaction (SQLite's one writer)
     names = []
     with store.transaction() as session:
         for i in range(subjects):
-            subject = f"device:bench{i:012d}"
+            subject = f"device:bench{i:012d}"  # the device id the product asks with
             mechanism = ("accept_all", "reject_all")[i % 2]
-            choice = records.NewChoice(subject, mechanism, "eu", "en", "bench")
+            recorded = of_device(vault, subject.removeprefix("device:"))
+            choice = records.NewChoice(recorded, mechanism, "eu", "en", "bench")
             records.record(session, manifest, signer, choice, "http://bench")
             names.append(subject)
     store.dispose()

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from pledge.consent.limits import set_limit
 from pledge.consent.programs import set_participation
 from pledge.consent.service import service_for
+from pledge.consent.subjects import of_device
 from pledge.store.errors import StoreError
 
 
@@ -41,7 +42,8 @@ def test_a_choice_gets_a_receipt_that_verifies(capi: ConsentApi) -> None:
     )
     assert made.status_code == 201, made.text
     device = capi.client.cookies.get("pledge_device")
-    assert device and made.json()["subject"] == f"device:{device}"
+    assert device and made.json()["subject"] == of_device(capi.store.vault, device)
+    assert device not in made.json()["subject"] and made.json()["made_by"] == "person"
     jwks = capi.client.get("/.well-known/jwks.json").json()
     claims = verify_receipt(made.json()["receipt"], jwks)
     assert claims["consentReceiptID"] == made.json()["id"]

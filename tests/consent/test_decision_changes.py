@@ -23,6 +23,7 @@ from pledge import apikeys
 from pledge.api.app import create_app
 from pledge.consent.limits import set_limit
 from pledge.consent.service import DEFAULT_TTL
+from pledge.consent.subjects import reference
 from pledge.manifest_holder import ManifestHolder
 from pledge.store.db import Store
 
@@ -90,8 +91,9 @@ def test_choice_recorded_in_one_process_reaches_decisions_in_the_other(two: Two)
     _within_bound(lambda: _decision(two.b, two.auth, **query)["allowed"] is True)
 
     # A restriction written by the request engine (a worker process): no API call at all.
+    device = reference(two.store_a.vault, SUBJECT)  # the engine names devices by reference
     with two.store_a.transaction() as session:
-        set_limit(session, SUBJECT, "restriction", actor="system:dsr", request_id="R-1")
+        set_limit(session, device, "restriction", actor="system:dsr", request_id="R-1")
     _within_bound(lambda: _decision(two.b, two.auth, **query)["reason"] == "restricted")
 
 

@@ -25,6 +25,7 @@ from pledge.api.permissions import ROLES
 from pledge.consent import records
 from pledge.consent.limits import set_limit
 from pledge.consent.service import ConsentService, service_for
+from pledge.consent.subjects import of_device
 from pledge.manifest_holder import ManifestHolder
 from pledge.store.db import Store
 from pledge.store.errors import StoreError
@@ -77,18 +78,18 @@ def _keys(store: Store) -> tuple[dict[str, str], str]:
 
 def _choices(store: Store, holder: ManifestHolder) -> None:
     service = service_for(store)
-    for subject, mechanism, where, gpc in (
-        ("device:acceptallaaaaaaaa", "accept_all", "eu", False),
-        ("device:rejectallbbbbbbbb", "reject_all", "eu", False),
-        ("device:californiacccccc", "accept_all", "us-ca", True),
+    for device, mechanism, where, gpc in (
+        ("acceptallaaaaaaaa", "accept_all", "eu", False),
+        ("rejectallbbbbbbbb", "reject_all", "eu", False),
+        ("californiacccccc", "accept_all", "us-ca", True),
     ):
+        subject = of_device(store.vault, device)
         choice = records.NewChoice(subject, mechanism, where, "en", "test", gpc_signal=gpc)
         service.record(holder.manifest, choice, "http://test")
+    rejecting = of_device(store.vault, "rejectallbbbbbbbb")
     with store.transaction() as session:
         set_limit(session, "subject:restricted-dddddddd", "restriction", actor="system:dsr")
-        set_limit(
-            session, "device:rejectallbbbbbbbb", "objection", purpose="marketing.events", actor="t"
-        )
+        set_limit(session, rejecting, "objection", purpose="marketing.events", actor="t")
 
 
 def _spy(app: PledgeAPI) -> list[bool]:

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from pledge.cli.db import open_store, store_errors
+from pledge.consent import ledger
 from pledge.errors import OutputError
 from pledge.store import audit
 from pledge.store.db import Store
@@ -30,12 +31,22 @@ def verify(
     with store_errors():
         anchor = Checkpoint.read(checkpoint) if checkpoint else None
         result = audit.verify(store, anchor)
+        consent = ledger.verify(store)  # the consent log, bound to the chain
     if result.ok:
         typer.echo(result.summary())
-        return
-    typer.echo(f"audit log verification FAILED at seq {result.first_bad_seq}: {result.reason}")
-    typer.echo(f"({result.events} events before it verified)", err=True)
-    sys.exit(1)
+    else:
+        typer.echo(f"audit log verification FAILED at seq {result.first_bad_seq}: {result.reason}")
+        typer.echo(f"({result.events} events before it verified)", err=True)
+    if not _consent_ok(consent) or not result.ok:
+        sys.exit(1)
+
+
+def _consent_ok(found: ledger.LedgerResult) -> bool:
+    """Print what the consent log's check found; True when it is whole."""
+    typer.echo(found.summary())
+    for problem in found.problems:
+        typer.echo(f"  consent record {problem}")
+    return found.ok
 
 
 @audit_app.command("checkpoint")

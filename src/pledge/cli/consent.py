@@ -17,12 +17,14 @@ import typer
 
 from pledge.cli.db import cli_actor, open_store, store_errors
 from pledge.cli.output import fail
-from pledge.consent import import_formats, importer
+from pledge.consent import import_formats, importer, rehash
 from pledge.files import write_atomic
 from pledge.manifest.load import default_path, load_manifest
 
 consent_app = typer.Typer(
-    name="consent", help="The consent log: import records from another tool.", no_args_is_help=True
+    name="consent",
+    help="The consent log: import records from another tool, hash old device ids.",
+    no_args_is_help=True,
 )
 
 
@@ -119,6 +121,20 @@ def _sentence(result: importer.ImportResult, imported: int, already: int) -> str
         return f"dry run: {would} would be imported, {already} imported before; {rejected}"
     batch = f" (batch {result.batch})" if imported else ""
     return f"imported {imported}, {already} imported before, {rejected}{batch}"
+
+
+@consent_app.command("hash-device-ids")
+def hash_device_ids_command() -> None:
+    """Replace device ids stored in clear (before 0006) by their keyed references, once.
+
+    Re-signs the receipts of the records it changes and audits it; running it again changes
+    nothing. Run it after `pledge db upgrade`: migrations cannot open the vault that holds the
+    key.
+    """
+    store = open_store()
+    with store_errors():
+        records, limits = rehash.hash_device_ids(store, actor=cli_actor())
+    typer.echo(f"{records} consent records and {limits} processing limits rewritten")
 
 
 def register(app: typer.Typer) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import os
 import threading
@@ -30,6 +31,31 @@ def uuid7() -> str:
     millis, rand_a, rand_b = state >> 74, (state >> 62) & 0xFFF, state & ((1 << 62) - 1)
     value = millis << 80 | 0x7 << 76 | rand_a << 64 | 0x2 << 62 | rand_b
     return str(uuid.UUID(int=value))
+
+
+DEVICE_REF = "dv1-"
+_DEVICE_REF_HEX = 40
+
+
+def device_ref(key: bytes, device_id: str) -> str:
+    """The subject reference of a device: `device:dv1-<keyed hash>`, never the id itself.
+
+    A device id is the visitor's only credential for their choices, so only this keyed hash
+    is stored, signed into receipts, audited and shown to staff. A reference presented as a
+    device id (a cookie, say) is hashed again and names another device: it opens nothing.
+    """
+    mac = hmac.new(key, b"pledge/consent/device/v1\x00" + device_id.encode(), hashlib.sha256)
+    return f"device:{DEVICE_REF}{mac.hexdigest()[:_DEVICE_REF_HEX]}"
+
+
+def is_device_ref(subject: str) -> bool:
+    """True for `device:dv1-<hash>` as `device_ref` makes it (not a clear device id)."""
+    body = subject.removeprefix("device:" + DEVICE_REF)
+    return (
+        len(subject) == len("device:" + DEVICE_REF) + _DEVICE_REF_HEX
+        and body != subject
+        and all(c in "0123456789abcdef" for c in body)
+    )
 
 
 def vault_subject(subject_id: str) -> str:

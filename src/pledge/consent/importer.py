@@ -30,7 +30,7 @@ from sqlalchemy import ForeignKey, Index, String, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from pledge.consent import records
+from pledge.consent import records, subjects
 from pledge.consent.ids import uuid7, vault_subject
 from pledge.consent.import_formats import (
     CHOICE_GROUPS,
@@ -368,8 +368,8 @@ def _subjects(
             problems.append(_problem(row.line, "/subject", "no such subject in the vault"))
         elif row.subject and row.subject.startswith("subject:") and states[row.subject[8:]]:
             problems.append(_problem(row.line, "/subject", "this subject was erased"))
-        else:
-            found[row.line] = row.subject
+        elif row.subject:
+            found[row.line] = subjects.reference(vault, row.subject)  # a device id is hashed
     return found, problems
 
 
@@ -685,6 +685,7 @@ def _record(row: Row, record_id: str, subject: str, notice_id: str, actor: str) 
         actor,
         purposes=row.purposes,
         categories=row.categories,
+        made_by=f"import:{row.source}",
     )
     return records.new_row(choice, record_id, (notice_id, row.notice_version))
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pledge.consent.ids import is_device_ref
 from pledge.consent.tables import LIMIT_KINDS, ProcessingLimit
 from pledge.store import audit
 
@@ -30,9 +31,12 @@ def set_limit(
     request_id: str | None = None,
     actor: str,
 ) -> int:
-    """Record a restriction/objection (or its end) for `subject` (`subject:<vault id>`)."""
+    """Record a restriction/objection (or its end) for `subject` (`subject:<vault id>`, or a
+    device's keyed reference: never a clear device id, which is a visitor's credential)."""
     if kind not in LIMIT_KINDS:
         raise ValueError(f"kind must be one of {', '.join(LIMIT_KINDS)}")
+    if subject.startswith("device:") and not is_device_ref(subject):
+        raise ValueError("a device is named by its reference (pledge.consent.subjects)")
     row = ProcessingLimit(
         subject=subject,
         kind=kind,

@@ -9,6 +9,7 @@ Field names follow ISO/IEC TS 27560 and the Kantara consent receipt where they f
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pledge.consent.gpc import apply as apply_gpc
-from pledge.consent.ids import hash_user_agent, truncate_ip, uuid7
+from pledge.consent.ids import hash_user_agent, is_device_ref, truncate_ip, uuid7
 from pledge.consent.limits import fold
 from pledge.consent.notice import notice_ref, tracker_categories
 from pledge.consent.receipts import ReceiptSigner
@@ -30,6 +31,8 @@ from pledge.store import audit
 
 RECEIPT_VERSION = "pledge-consent-receipt/1"
 ALWAYS_ON = "strictly_necessary"
+#: `made_by` of a choice the person made themselves (their device, their signed link).
+PERSON = "person"
 
 
 class ChoiceError(PledgeError):
@@ -42,7 +45,8 @@ class ChoiceError(PledgeError):
 
 @dataclass(frozen=True)
 class NewChoice:
-    """A choice as received, before validation. `subject` is `device:…` or `subject:…`."""
+    """A choice as received, before validation. `subject` is a reference (`device:dv1-…` or
+    `subject:…`, see `pledge.consent.subjects`); `made_by` says whose choice it is."""
 
     subject: str
     mechanism: str
@@ -54,6 +58,7 @@ class NewChoice:
     ip: str | None = None
     user_agent: str | None = None
     gpc_signal: bool = False
+    made_by: str = PERSON
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,8 @@ def record(
     issuer: str,
 ) -> Recorded:
     """Validate, append one record with its signed receipt, and audit it, in `session`."""
+    if choice.subject.startswith("device:") and not is_device_ref(choice.subject):
+        raise ValueError("a device is named by its reference (pledge.consent.subjects)")
     validate(manifest, choice)
     purposes, categories = normalise(manifest, choice)
     outcome = apply_gpc(
@@ -141,6 +148,8 @@ def record(
         "notice_version": row.notice_version,
         "gpc_applied": outcome.applied,
         "granted": sorted(k for k, v in {**outcome.categories, **outcome.purposes}.items() if v),
+        "on_behalf": choice.made_by != PERSON,
+        "receipt_sha256": receipt_digest(row.receipt),
     }
     audit.append(session, choice.collector, "consent.recorded", "consent_record", row.id, details)
     return Recorded(row.id, row.receipt, payload, outcome.applied)
@@ -167,8 +176,21 @@ def new_row(
         gpc_signal=choice.gpc_signal,
         gpc_applied=gpc_applied,
         collector=choice.collector,
+        made_by=choice.made_by[:200],
         receipt="",
     )
+
+
+def receipt_digest(receipt: str) -> str:
+    """SHA-256 of a receipt, as its audit event holds it (binds the record to the chain)."""
+    return hashlib.sha256(receipt.encode()).hexdigest()
+
+
+def made_by(row: ConsentRecord) -> str:
+    """Whose choice a record is; records from before `made_by` existed: from the collector."""
+    if row.made_by:
+        return row.made_by
+    return PERSON if row.collector == "visitor" else f"staff:{row.collector}"
 
 
 def receipt_payload(manifest: Manifest, row: ConsentRecord, issuer: str) -> dict[str, Any]:
@@ -196,6 +218,8 @@ def receipt_payload(manifest: Manifest, row: ConsentRecord, issuer: str) -> dict
         "choices": row.choices,
         "proof": {"ipPrefix": row.ip_prefix, "userAgentSha256": row.user_agent_sha256},
         "gpc": {"signal": row.gpc_signal, "applied": row.gpc_applied},
+        "madeBy": made_by(row),
+        "onBehalf": made_by(row) != PERSON,
     }
 
 
@@ -271,6 +295,8 @@ def record_as_dict(row: ConsentRecord) -> dict[str, Any]:
         "proof": {"ip_prefix": row.ip_prefix, "user_agent_sha256": row.user_agent_sha256},
         "gpc": {"signal": row.gpc_signal, "applied": row.gpc_applied},
         "collector": row.collector,
+        "made_by": made_by(row),
+        "on_behalf": made_by(row) != PERSON,
         "receipt": row.receipt,
     }
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pledge.consent import limits, programs, records
+from pledge.consent.export import READ_ACTIONS
 from pledge.consent.receipts import ReceiptSigner, signer_for
 from pledge.manifest.model import Manifest
 from pledge.policy import Decision, SubjectState, decide
@@ -108,6 +109,8 @@ class ConsentService:
         """
         for event in events:
             subject = event.details.get("subject")
+            if event.action in READ_ACTIONS:
+                continue
             if event.action in SUBJECT_ACTIONS and isinstance(subject, str):
                 self.invalidate(subject)
             elif event.action.startswith("programme."):

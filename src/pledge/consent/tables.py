@@ -7,8 +7,9 @@ when a person restricts processing or objects (GDPR art. 18 and 21). None of the
 updated: a change is a new row, and the newest row per key wins. Database triggers refuse
 UPDATE and DELETE (migration 0002_consent), like the audit tables.
 
-No raw personal data: a subject is an anonymous device id or a vault subject id, the IP
-address is truncated and the user agent only kept as a SHA-256.
+No raw personal data: a subject is a keyed hash of a device id (`device:dv1-…`, see
+`pledge.consent.subjects`) or a vault subject id, the IP address is truncated and the user
+agent only kept as a SHA-256.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class ConsentRecord(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)  # UUIDv7, time-ordered
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
-    subject: Mapped[str] = mapped_column(String(80))  # "device:<id>" or "subject:<vault id>"
+    subject: Mapped[str] = mapped_column(String(80))  # "device:dv1-<hash>" or "subject:<id>"
     mechanism: Mapped[str] = mapped_column(String(16))
     choices: Mapped[dict[str, Any]] = mapped_column()
     notice_id: Mapped[str] = mapped_column(String(100))
@@ -53,7 +54,10 @@ class ConsentRecord(Base):
     user_agent_sha256: Mapped[str | None] = mapped_column(String(64))
     gpc_signal: Mapped[bool] = mapped_column(Boolean, default=False)
     gpc_applied: Mapped[bool] = mapped_column(Boolean, default=False)
-    collector: Mapped[str] = mapped_column(String(200))  # who wrote it: "visitor", "key:…"
+    collector: Mapped[str] = mapped_column(String(200))  # who wrote it: "visitor", "api:…"
+    #: Whose choice: "person" (their own device or signed link), "staff:<key name>" (recorded
+    #: on their behalf), "import:<source>"; NULL on records from before 0006.
+    made_by: Mapped[str | None] = mapped_column(String(200))
     receipt: Mapped[str] = mapped_column(Text)  # compact JWS over the record
 
 

@@ -23,12 +23,12 @@ from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field
 
-from pledge.api.auth import guard, public, require
+from pledge.api.auth import actor, guard, public, require
 from pledge.api.problems import Problem
 from pledge.api.routes.notices import language_of
 from pledge.api.state import AppState, state_of
 from pledge.apikeys import KeyRecord
-from pledge.consent import banner, gpc, records
+from pledge.consent import banner, export, gpc, records, subjects
 from pledge.consent.ids import vault_subject
 from pledge.consent.limits import limits_of
 from pledge.consent.notice import notice_ref
@@ -39,7 +39,6 @@ from pledge.policy import Decision, applicable_jurisdiction
 
 router = APIRouter(tags=["consent"])
 STATIC = Path(__file__).parents[2] / "web" / "static" / "consent"
-_SUBJECT = re.compile(r"^(device|subject):[A-Za-z0-9_-]{8,64}$")
 _DEVICE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 PUBLIC_MECHANISMS = ("accept_all", "reject_all", "custom", "gpc", "withdrawal")
 DECIDE_PERMISSION = "consent:decide"
@@ -51,7 +50,12 @@ DECISION_LIMITS = {
     "organisation": 200,
     "installation": 200,
 }
-EXPORT_PAGE = 1000
+#: A read's optional purpose: a manifest purpose key or a ticket reference, no free text.
+PURPOSE = Query(
+    max_length=200,
+    pattern=r"^[A-Za-z0-9][A-Za-z0-9 ._:/#-]*$",
+    description="Why you read it (a purpose key or ticket reference), kept in the audit log",
+)
 
 
 class IdentityIn(BaseModel):
@@ -78,12 +82,15 @@ class ConsentIn(BaseModel):
     subject: str | None = Field(None, max_length=80, description="Needs a consent:write key")
 
 
-def subject_key(raw: str) -> str:
-    """`device:…`/`subject:…` as given; a bare id is a device id. 422 when malformed."""
-    key = raw if ":" in raw else f"device:{raw}"
-    if not _SUBJECT.match(key):
-        raise Problem(422, "Invalid request", "subject is device:<id> or subject:<vault id>")
-    return key
+def subject_key(state: AppState, raw: str) -> str:
+    """The log's reference for what a caller named (a device id is hashed); 422 when malformed.
+
+    `device:dv1-…` (a reference, as staff see it) and `subject:<vault id>` are kept as given.
+    """
+    try:
+        return subjects.reference(state.store.vault, raw)
+    except subjects.SubjectError as exc:
+        raise Problem(422, "Invalid request", str(exc)) from exc
 
 
 def _device_of(request: Request) -> str | None:
@@ -136,6 +143,7 @@ async def record_choice(request: Request, body: ConsentIn, response: Response) -
     language = body.language or language_of(request, None)
     signal = body.gpc or gpc.header_says_gpc(request.headers.get("sec-gpc"))
     collector = f"api:{key.id}" if key is not None else "visitor"
+    made_by = f"staff:{key.name}" if key is not None else records.PERSON
 
     def work() -> records.Recorded:
         subject = _resolve_subject(request, body, response, collector)
@@ -150,6 +158,7 @@ async def record_choice(request: Request, body: ConsentIn, response: Response) -
             ip=request.client.host if request.client else None,
             user_agent=request.headers.get("user-agent"),
             gpc_signal=signal,
+            made_by=made_by,
         )
         return service_for(state.store).record(manifest, choice, _issuer(request))
 
@@ -170,6 +179,7 @@ async def record_choice(request: Request, body: ConsentIn, response: Response) -
         "gpc_applied": done.gpc_applied,
         "notice": done.payload["notice"],
         "choices": done.payload["choices"],
+        "made_by": done.payload["madeBy"],
     }
 
 
@@ -182,7 +192,7 @@ def _resolve_subject(request: Request, body: ConsentIn, response: Response, acto
             )
         return vault_subject(found)
     if body.subject is not None:
-        return subject_key(body.subject)
+        return subject_key(state_of(request), body.subject)
     device = _device_of(request) or secrets.token_urlsafe(18)
     response.set_cookie(
         banner.DEVICE_COOKIE,
@@ -193,7 +203,7 @@ def _resolve_subject(request: Request, body: ConsentIn, response: Response, acto
         samesite="lax",
         path="/",
     )
-    return f"device:{device}"
+    return subjects.of_device(store.vault, device)
 
 
 @router.get("/v1/consent/config", summary="The banner's configuration", **public())
@@ -246,7 +256,7 @@ class DecisionQuery:
 
 async def decision_json(state: AppState, query: DecisionQuery) -> bytes:
     """The decision as the route answers it (JSON bytes, built without a serialiser)."""
-    key = subject_key(query.subject)
+    key = subject_key(state, query.subject)
     made = await _decide(state, key, query)
     return (
         _DECISION_OPEN[made.allowed]
@@ -254,7 +264,7 @@ async def decision_json(state: AppState, query: DecisionQuery) -> bytes:
         + b'","purpose":'
         + _json_text(query.purpose)
         + b',"subject":"'
-        + key.encode()  # subject_key admits only [A-Za-z0-9_:-]: nothing to escape
+        + key.encode()  # a reference holds only [A-Za-z0-9_:-]: nothing to escape
         + b'"}'
     )
 
@@ -293,27 +303,30 @@ def _json_text(value: str) -> bytes:
 
 @router.get(
     "/v1/consent/export",
-    summary="The consent log as JSON Lines, for auditors",
-    **guard("consent:read"),
+    summary="The consent log as JSON Lines (or CSV), for auditors; the read is audited",
+    **guard(
+        "consent:read",
+        responses={
+            200: {
+                "content": {"application/jsonl": {}, "text/csv": {}},
+                "description": "One record per line; devices only as keyed references",
+            }
+        },
+    ),
 )
-def export(
-    request: Request, after: Annotated[str | None, Query(max_length=36)] = None
+async def export_log(
+    request: Request,
+    after: Annotated[str | None, Query(max_length=36)] = None,
+    fmt: Annotated[Literal["jsonl", "csv"], Query(alias="format")] = "jsonl",
+    purpose: Annotated[str | None, PURPOSE] = None,
 ) -> StreamingResponse:
     store = state_of(request).store
-
-    def lines() -> Any:
-        cursor = after
-        while True:
-            with store.reader() as session:
-                page = records.export_page(session, cursor, EXPORT_PAGE)
-                chunk = [records.record_as_dict(r) for r in page]
-            if chunk:
-                yield b"".join(json.dumps(r).encode() + b"\n" for r in chunk)
-            if len(chunk) < EXPORT_PAGE:
-                return
-            cursor = chunk[-1]["id"]
-
-    return StreamingResponse(lines(), media_type="application/jsonl")
+    details = {"kinds": list(export.EXPORT_KINDS), "after": after, "format": fmt}
+    await run_in_threadpool(
+        export.audit_read, store, actor(request), export.EXPORTED, details, purpose
+    )
+    media = "text/csv; charset=utf-8" if fmt == "csv" else "application/jsonl"
+    return StreamingResponse(export.lines(store, after, fmt), media_type=media)
 
 
 @router.get(
@@ -321,23 +334,31 @@ def export(
     summary="A subject's choices and their records (the person's own device, or staff)",
     **public(),
 )
-async def subject_choices(request: Request, subject: str) -> dict[str, Any]:
+async def subject_choices(
+    request: Request, subject: str, purpose: Annotated[str | None, PURPOSE] = None
+) -> dict[str, Any]:
+    state = state_of(request)
     device = _device_of(request)
+    staff: KeyRecord | None = None
     if subject in ("me", f"device:{device}", device) and device:
-        key = f"device:{device}"
+        key = await run_in_threadpool(subjects.of_device, state.store.vault, device)
     else:
-        key = subject_key(subject)
-        if await optional_key(request, "consent:read") is None:
+        key = await run_in_threadpool(subject_key, state, subject)
+        staff = await optional_key(request, "consent:read")
+        if staff is None:
             raise Problem(
                 401,
                 "Unauthorized",
                 "Send the device cookie of this subject, or a key with consent:read.",
                 headers={"WWW-Authenticate": 'Bearer realm="pledge"'},
             )
-    manifest = state_of(request).holder.manifest
-    store = state_of(request).store
+    manifest = state.holder.manifest
+    store = state.store
 
     def read() -> dict[str, Any]:
+        if staff is not None:
+            details = {"subject": key, "kinds": list(export.SUBJECT_KINDS)}
+            export.audit_read(store, f"api:{staff.id}", export.READ, details, purpose)
         with store.reader() as session:
             rows = records.records_of(session, key)
             derived = records.derive(manifest, rows, limits_of(session, key))
