@@ -40,6 +40,9 @@ def rights_offered(manifest: Manifest, jurisdiction: str) -> dict[str, RightConf
 
 # --- deadlines ------------------------------------------------------------------------------
 
+#: Request kinds California wants honoured within 15 business days, not answered in 45 days.
+_FIFTEEN_BUSINESS_DAYS = frozenset({"opt_out_sale_sharing", "limit_sensitive"})
+
 
 @dataclass(frozen=True)
 class Deadline:
@@ -76,7 +79,8 @@ def deadline_for(
     GDPR (eu, uk): one calendar month, to the corresponding day or the month's last day,
     extendable by two more, the person told of an extension within the first month.
     California: 45 days plus 45, receipt confirmed within 10 business days, and an opt-out
-    of sale or sharing honoured within 15 business days.
+    of sale or sharing or a limit on sensitive data honoured within 15 business days (CPRA
+    regs §7026(f), §7027(g)).
     """
     law: Jurisdiction | None = JURISDICTIONS.get(jurisdiction)
     if law is None or jurisdiction == "global":
@@ -87,7 +91,7 @@ def deadline_for(
     # An extension lengthens the whole period (one month plus two is three from receipt).
     extended = (period + Duration(law.extension)).add_to(received) if law.extension else None
     if jurisdiction == "us-ca":
-        if kind == "opt_out_sale_sharing":
+        if kind in _FIFTEEN_BUSINESS_DAYS:
             return Deadline(add_business_days(received, 15, holidays), None)
         return Deadline(due, extended, confirm_by=add_business_days(received, 10, holidays))
     return Deadline(due, extended, extend_notice_by=due if extended else None)
@@ -141,8 +145,41 @@ class SubjectState:
 SALE, SHARING = "sale", "sharing"
 _SALE_OR_SHARING = frozenset({SALE, SHARING})
 
+#: Pseudo-purpose of a request to limit the use of sensitive personal information (CCPA
+#: §1798.121): an objection to it stops every purpose that uses a sensitive category for more
+#: than the uses the law permits (see `limitable_sensitive_purposes`), in every jurisdiction.
+SENSITIVE = "sensitive"
+
+#: Uses of sensitive personal information a limit request does not stop (CPRA regs §7027(m)):
+#: providing the goods and services asked for, security, fraud prevention, safety, payment,
+#: customer service, keeping the service working and improving it, and legal duties. Purpose
+#: keys under these (fideslang data uses) are such uses; everything else (marketing,
+#: analytics, personalisation, sharing, training) is limited.
+PERMITTED_SENSITIVE_USES = ("essential", "functional.service")
+
 #: Legal bases under which an objection (GDPR Art. 21) stops the processing.
 _OBJECTABLE = frozenset({"legitimate_interests", "public_task"})
+
+
+def permitted_sensitive_use(purpose: str) -> bool:
+    """Whether `purpose` is a use of sensitive data that a limit request leaves running."""
+    return any(purpose == k or purpose.startswith(k + ".") for k in PERMITTED_SENSITIVE_USES)
+
+
+def limitable_sensitive_purposes(manifest: Manifest) -> frozenset[str]:
+    """Purposes a limit on sensitive personal information stops (CCPA §1798.121).
+
+    Those a system collects a sensitive category for (the taxonomy's or the manifest's
+    `sensitive: true`) and that are not a use §7027(m) permits without the person's say.
+    """
+    found: set[str] = set()
+    for collect in manifest.iter_collects():
+        if any(
+            (entry := manifest.category(c)) is not None and entry.sensitive
+            for c in collect.categories
+        ):
+            found.update(p for p in collect.purposes if not permitted_sensitive_use(p))
+    return frozenset(found)
 
 
 def objectable_purposes(manifest: Manifest) -> list[str]:
@@ -164,6 +201,8 @@ class PurposeRule:
     #: jurisdiction → True when the programme is on until left (opt_out), for this purpose.
     program_on_by_default: Mapping[str, bool]
     sale_or_sharing: bool
+    #: Uses sensitive data beyond what CPRA regs §7027(m) permit: stopped by a limit request.
+    sensitive_limitable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +215,7 @@ class ConsentTables:
     #: tracker category → purposes its trackers serve.
     category_purposes: Mapping[str, tuple[str, ...]]
     sale_or_sharing: frozenset[str]
+    sensitive_limitable: frozenset[str] = frozenset()
 
 
 ALLOW_CONSENT = Decision(True, "consent_given")
@@ -186,6 +226,7 @@ DENY_RESTRICTED = Decision(False, "restricted")
 DENY_OBJECTION = Decision(False, "objection")
 DENY_GPC = Decision(False, "gpc_opt_out")
 DENY_OPTED_OUT = Decision(False, "opted_out_of_sale_or_sharing")
+DENY_SENSITIVE_LIMITED = Decision(False, "limited_use_of_sensitive_data")
 DENY_PROGRAMME = Decision(False, "programme_not_joined")
 _ALLOW_BASIS = {
     basis: Decision(True, basis)
@@ -238,6 +279,7 @@ def consent_tables(manifest: Manifest) -> ConsentTables:
         if pair is not None and pair[0] is manifest:
             return pair[1]
     sharing = sale_or_sharing_purposes(manifest)
+    limitable = limitable_sensitive_purposes(manifest)
     rules = {
         name: PurposeRule(
             legal_basis=purpose.legal_basis,
@@ -249,6 +291,7 @@ def consent_tables(manifest: Manifest) -> ConsentTables:
             if purpose.program
             else {},
             sale_or_sharing=name in sharing,
+            sensitive_limitable=name in limitable,
         )
         for name, purpose in manifest.purposes.items()
     }
@@ -266,6 +309,7 @@ def consent_tables(manifest: Manifest) -> ConsentTables:
         gpc_jurisdictions=gpc,
         category_purposes={c: tuple(p) for c, p in by_category.items()},
         sale_or_sharing=sharing,
+        sensitive_limitable=limitable,
     )
     if key:
         if len(_TABLES) > 16:
@@ -281,7 +325,9 @@ def decide(manifest: Manifest, purpose: str, state: SubjectState) -> Decision:
 
     In order: an unknown purpose never runs; a restriction stops everything but storage;
     GPC opts out of sale and sharing where the law makes it an opt-out (us-ca), and an opt-out
-    request (an objection to `sale`/`sharing`) does so everywhere; a purpose
+    request (an objection to `sale`/`sharing`) does so everywhere; a limit on sensitive data
+    (an objection to `sensitive`) stops the purposes that use it beyond what the law permits;
+    a purpose
     tied to a programme needs participation (explicit, else the jurisdiction's default);
     then the legal basis: consent needs a recorded yes, legitimate interests and public task
     run unless the person objected (a recorded no counts as an objection, as for direct
@@ -298,6 +344,8 @@ def decide(manifest: Manifest, purpose: str, state: SubjectState) -> Decision:
             return DENY_GPC
         if state.objected and not state.objected.isdisjoint(_SALE_OR_SHARING):
             return DENY_OPTED_OUT
+    if rule.sensitive_limitable and SENSITIVE in state.objected:
+        return DENY_SENSITIVE_LIMITED
     if rule.program is not None:
         joined = state.programmes.get(rule.program)
         if joined is None:

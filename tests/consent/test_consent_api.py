@@ -193,10 +193,19 @@ def test_programmes_default_per_jurisdiction_and_participation(capi: ConsentApi)
         url, params={"organisation": "org-1", "jurisdiction": "eu"}, headers=capi.auth("auditor")
     ).json()
     assert status["default"] == "opt_in" and status["participating"] is True
-    events = capi.client.get("/v1/audit/events", headers=capi.auth("auditor"))
-    if events.status_code == 200:
-        actions = {e["action"] for e in events.json().get("events", [])}
-        assert {"programme.joined", "programme.left"} <= actions
+    events = capi.client.get(
+        "/v1/audit", params={"object_type": "programme"}, headers=capi.auth("auditor")
+    )
+    assert events.status_code == 200, events.text
+    recorded = {
+        (e["action"], e["details"]["scope"], e["details"]["scope_id"])
+        for e in events.json()["events"]
+    }
+    assert recorded == {
+        ("programme.joined", "organisation", "org-1"),
+        ("programme.left", "organisation", "org-2"),
+        ("programme.left", "installation", "inst-9"),
+    }
 
 
 def test_gpc_header_opts_out_in_california(capi: ConsentApi) -> None:

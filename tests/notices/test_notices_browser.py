@@ -49,11 +49,13 @@ def open_page(browser: Any, site: Path, page: str, width: int, height: int = 900
 
 
 def notices(site: Path, lang: str) -> list[str]:
-    return sorted(
+    found = sorted(
         f"{lang}/{p.name}"
         for p in (site / lang).glob("*.html")
         if p.stem not in ("index", "history")
     )
+    assert found, f"the site has no notices in {lang}"  # the loops below would check nothing
+    return found
 
 
 @pytest.mark.parametrize("lang", ["en", "nb"])

@@ -179,8 +179,9 @@ def test_a_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_a_published_history_shows_in_the_notices(tiny_copy: Path, edit: Edit) -> None:
-    versions = pytest.importorskip("pledge.notices.versions")
     from datetime import date, datetime
+
+    from pledge.notices import versions
 
     versions.publish(tiny_copy, effective=date(2025, 1, 15), now=datetime(2025, 1, 1, tzinfo=UTC))
     edit("    countries: [IN]\n", "    countries: [IN, CA]\n")

@@ -51,7 +51,9 @@ def test_catalog_is_complete(lang: str) -> None:
 
 @pytest.mark.parametrize("lang", TRANSLATED)
 def test_placeholders_survive_translation(lang: str) -> None:
-    for message in catalog(lang):
+    messages = list(catalog(lang))
+    assert len(messages) > 100, f"{lang}: the catalog is empty"
+    for message in messages:
         if not message.id:
             continue
         sources = message.id if isinstance(message.id, tuple) else (message.id,)

@@ -62,6 +62,7 @@ def test_the_context_is_embedded(manifest: Manifest) -> None:
 def test_every_system_and_purpose_is_a_personal_data_handling(
     manifest: Manifest, graph: Graph
 ) -> None:
+    assert manifest.systems
     for key, system in manifest.systems.items():
         assert system.purposes
         for purpose in system.purposes:

@@ -60,6 +60,12 @@ def test_california_sale_opt_out_within_15_business_days() -> None:
     assert deadline_for("us-ca", "opt_out_sale_sharing", d(2025, 6, 2)).due == d(2025, 6, 23)
 
 
+def test_california_limit_on_sensitive_data_within_15_business_days() -> None:
+    # CPRA regs §7027(g): as soon as feasible, at the latest within 15 business days
+    deadline = deadline_for("us-ca", "limit_sensitive", d(2025, 6, 2))
+    assert (deadline.due, deadline.extended_due) == (d(2025, 6, 23), None)
+
+
 def test_business_days_skip_weekends_and_given_holidays() -> None:
     friday = d(2025, 7, 4)
     assert add_business_days(friday, 1) == d(2025, 7, 7)

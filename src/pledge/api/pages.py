@@ -23,6 +23,7 @@ from urllib.parse import quote, urlencode
 from markupsafe import Markup
 
 from pledge.errors import NotFoundError, PledgeError
+from pledge.manifest.jurisdictions import RIGHT_KINDS
 from pledge.manifest.model import Manifest
 from pledge.manifest_holder import ManifestHolder
 from pledge.notices.gpc import gpc_resource
@@ -35,9 +36,8 @@ from pledge.notices.render import (
 )
 from pledge.notices.versions import history_path, load_history
 from pledge.notices.view import build_view
-from pledge.requests.model import REQUEST_KINDS
+from pledge.policy import rights_offered
 from pledge.requests.render import render as render_centre
-from pledge.requests.service import offered_kinds
 
 log = logging.getLogger("pledge.api.pages")
 NOTICES = "/notices"
@@ -199,16 +199,20 @@ def centre_jurisdictions(manifest: Manifest) -> list[str]:
     return list(dict.fromkeys([*manifest.jurisdictions, "global"]))
 
 
-def offered_anywhere(manifest: Manifest) -> list[str]:
-    """Request kinds offered under at least one of the manifest's jurisdictions."""
-    offered = {k for j in centre_jurisdictions(manifest) for k in offered_kinds(manifest, j)}
-    return [k for k in REQUEST_KINDS if k in offered]
+def rights_anywhere(manifest: Manifest) -> list[str]:
+    """Every right offered under at least one jurisdiction, in the order of the law's list:
+    the request kinds the form takes, and the rights used elsewhere (choices, contact)."""
+    offered = {k for j in centre_jurisdictions(manifest) for k in rights_offered(manifest, j)}
+    return [k for k in RIGHT_KINDS if k in offered]
 
 
 def _org_facts(manifest: Manifest, lang: str) -> dict[str, str | None]:
     org = manifest.organization
     authority = org.supervisory_authority
+    dispute = org.dispute_resolution
     return {
+        "dispute_name": manifest.text(dispute.name, lang) if dispute else None,
+        "dispute_url": dispute.url if dispute else None,
         "contact_name": manifest.text(org.contact.name, lang) or None,
         "contact_email": org.contact.email,
         "contact_postal": manifest.text(org.contact.postal, lang) or None,
@@ -240,7 +244,7 @@ def _privacy_html(pages: NoticePages, lang: str) -> str:
         centre=centre_of(manifest, lang, lambda code: with_query(CENTRE, code)),
         notices=notices,
         notices_href=ServedPage(lang, "index").href("index"),
-        kinds=offered_anywhere(manifest),
+        rights=rights_anywhere(manifest),
         org=_org_facts(manifest, lang),
     )
 

@@ -1,11 +1,14 @@
-"""Restriction, objection and sale/sharing opt-out: the one store of processing limits.
+"""Restriction, objection, opt-outs and limits: the one store of processing limits.
 
 When a restriction, objection or opt-out request is carried out, the request jobs call
 `set_limit` in their own transaction (it writes the audit event here too); lifting a
 restriction is another call with `active=False`. Decisions read the newest row per
 (kind, purpose); `purpose=None` means every purpose. An opt-out of sale or sharing (CCPA
 §1798.120) is an objection to the pseudo-purposes `sale` and `sharing`, which
-`policy.decide` applies to every purpose the manifest marks as sale or sharing.
+`policy.decide` applies to every purpose the manifest marks as sale or sharing; a limit on the
+use of sensitive personal information (§1798.121) is an objection to the pseudo-purpose
+`sensitive`, which it applies to every purpose using a sensitive category beyond the uses the
+law permits (`policy.limitable_sensitive_purposes`).
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ REQUEST_KINDS = (
     "restriction",
     "objection",
     "opt_out_sale_sharing",
+    "limit_sensitive",
     "marketing_unsubscribe",
 )
 #: Request states a reminder can name (the open ones the team must act on); see `labels.txt`.

@@ -3,8 +3,9 @@
 `requests.execute` runs one request to its end: access and portability build the package,
 erasure runs the engine's plan step by step with a checkpoint after each (so a killed worker
 resumes after the last finished step and never repeats an erasure), rectification applies the
-corrections, restriction, objection and sale/sharing opt-out set flags. Processor systems are
-never touched: the person is told whom to ask, the controlling customer is told of the request.
+corrections, restriction, objection, sale/sharing opt-out and the limit on sensitive data set
+processing limits (`flags.limit_for`). Processor systems are never touched: the person is told
+whom to ask, the controlling customer is told of the request.
 `requests.purge` deletes a request that was never verified; `requests.remind`, enqueued by
 the workers once an hour, mails the privacy team about requests due soon or overdue.
 
@@ -320,7 +321,7 @@ def _finish_erasure(
     _step(session, req, position, "shred", "done")
 
 
-# --- rectification, restriction, objection, opt-out ---------------------------------------
+# --- rectification, restriction, objection, opt-out, sensitive-data limit ------------------
 
 
 def _rectify(session: Session, manifest: Manifest, req: DataRequest, private: Private) -> None:
@@ -346,10 +347,7 @@ def _rectify(session: Session, manifest: Manifest, req: DataRequest, private: Pr
 
 
 def _flag(session: Session, manifest: Manifest, req: DataRequest, private: Private) -> None:
-    if req.kind == "opt_out_sale_sharing":
-        kind, purposes = "objection", [flags.SALE, flags.SHARING]
-    else:
-        kind, purposes = req.kind, [p for p in private.purposes if p] or [flags.ALL_PURPOSES]
+    kind, purposes = flags.limit_for(req.kind, private.purposes)
     added = flags.record(session, req.subject_id, kind, purposes, req.id)
     audit.append(
         session,

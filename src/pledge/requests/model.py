@@ -34,6 +34,7 @@ REQUEST_KINDS = (
     "restriction",
     "objection",
     "opt_out_sale_sharing",
+    "limit_sensitive",
 )
 STATES = (
     "unverified",
