@@ -1,4 +1,4 @@
-"""Migration 0006: the `requests` table takes the kind `limit_sensitive` (SQLite and
+"""Migration 0007: the `requests` table takes the kind `limit_sensitive` (SQLite and
 PostgreSQL), and going back restores the old check."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def test_the_kind_check_gains_limit_sensitive_and_loses_it_going_back(
 ) -> None:
     store = store_at_0005
     assert "limit_sensitive" not in kind_check(store)
-    assert upgrade(store, "0006_limit_sensitive") == "0006_limit_sensitive"
+    assert upgrade(store, "0007_limit_sensitive") == "0007_limit_sensitive"
     assert "limit_sensitive" in kind_check(store) and "opt_out_sale_sharing" in kind_check(store)
     cfg = _config()
     with store.engine.begin() as conn:

@@ -3,8 +3,8 @@
 The `requests` table's `known_kind` check gains `limit_sensitive`. The limit itself is a row
 of `processing_limits` (an objection to the pseudo-purpose `sensitive`), which needs no change.
 
-Revision ID: 0006_limit_sensitive
-Revises: 0005_one_limit_store
+Revision ID: 0007_limit_sensitive
+Revises: 0006_consent_integrity
 Create Date: 2026-12-07
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0006_limit_sensitive"
-down_revision = "0005_one_limit_store"
+revision = "0007_limit_sensitive"
+down_revision = "0006_consent_integrity"
 branch_labels = None
 depends_on = None
 
