@@ -174,3 +174,13 @@ def test_the_periodic_job_signs_new_events_within_a_minute(store: Store) -> None
     with store.reader() as session:
         assert [c.seq for c in audit.stored_checkpoints(session)] == [1, 7]
     assert audit.verify(store).ok
+
+
+def test_a_head_signed_inside_a_savepoint_is_published_when_the_transaction_commits(
+    store: Store,
+) -> None:
+    with store.transaction() as session:
+        with session.begin_nested():  # released here: not yet committed
+            audit.append(session, "key:abc", "consent.recorded", "subject", "s-1", {})
+        assert not store.settings.audit_head_path.exists()
+    assert head_of(store).seq == 1 and audit.verify(store).ok

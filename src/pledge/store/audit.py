@@ -273,6 +273,8 @@ def publish_after_commit(session: Session, cp: Checkpoint) -> None:
 
 
 def _publish_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint was released: the transaction has not committed yet
     cp = session.info.pop(_PENDING_HEAD, None)
     if cp is not None:
         publish(store_of(session), cp)

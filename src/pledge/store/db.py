@@ -260,6 +260,8 @@ class Store:
 
 
 def _compact_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint was released (after_commit fires for those too)
     if session.info.pop(_COMPACT, False):
         store_of(session).checkpoint_wal()
 
