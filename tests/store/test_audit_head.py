@@ -17,6 +17,7 @@ from test_store_audit import append_many, cli_verify, tamper
 from typer.testing import CliRunner
 
 from pledge.cli import build
+from pledge.config import Settings
 from pledge.store import Store, audit
 from pledge.store.audit import canonical_record
 from pledge.store.audit_head import publish, read_head
@@ -184,3 +185,12 @@ def test_a_head_signed_inside_a_savepoint_is_published_when_the_transaction_comm
             audit.append(session, "key:abc", "consent.recorded", "subject", "s-1", {})
         assert not store.settings.audit_head_path.exists()
     assert head_of(store).seq == 1 and audit.verify(store).ok
+
+
+def test_the_head_file_can_be_kept_elsewhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLEDGE_DATA_DIR", str(tmp_path / "data"))
+    assert Settings().audit_head_path == tmp_path / "data" / "audit-head.json"
+    monkeypatch.setenv("PLEDGE_AUDIT_HEAD_FILE", str(tmp_path / "anchor" / "head.json"))
+    assert Settings().audit_head_path == tmp_path / "anchor" / "head.json"
