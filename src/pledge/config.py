@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     checkpoint_every: int = Field(
         default=1000, ge=1, description="Sign an audit checkpoint every this many events."
     )
+    audit_head_file: Path | None = Field(
+        default=None,
+        description="Signed head of the audit log, kept outside the database; default in data_dir.",
+    )
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:
@@ -51,6 +55,8 @@ class Settings(BaseSettings):
             self.master_key_file = self.data_dir / "master.key"
         if self.audit_key_file is None:
             self.audit_key_file = self.data_dir / "audit-signing.key"
+        if self.audit_head_file is None:
+            self.audit_head_file = self.data_dir / "audit-head.json"
         return self
 
     @property
@@ -64,6 +70,12 @@ class Settings(BaseSettings):
         """The audit signing key file (always set after validation)."""
         assert self.audit_key_file is not None
         return self.audit_key_file
+
+    @property
+    def audit_head_path(self) -> Path:
+        """The file holding the audit log's signed head (always set after validation)."""
+        assert self.audit_head_file is not None
+        return self.audit_head_file
 
 
 def get_settings() -> Settings:

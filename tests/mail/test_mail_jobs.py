@@ -16,7 +16,8 @@ from sqlalchemy import select, text
 from pledge.mail import JOB_KIND, MailError, OrgContact, send_later
 from pledge.mail.handlers import MAX_ATTEMPTS, decode_context, encode_context
 from pledge.store.db import Store
-from pledge.store.jobs import Worker
+from pledge.store.errors import VaultError
+from pledge.store.jobs import Worker, unseal
 from pledge.store.tables import AuditEvent, Job
 
 TO = "ada@example.org"
@@ -101,8 +102,15 @@ def test_queued_mail_is_written_to_the_outbox_by_a_worker(store: Store, org: Org
 def test_payload_is_sealed_with_the_subjects_key(store: Store, org: OrgContact) -> None:
     sealed = json.dumps(job(store, queue(store, org, subject_id=new_subject(store))).payload)
     assert TO not in sealed and CODE not in sealed and "R-42" not in sealed
-    clear = job(store, queue(store, org, subject_id=None, key="other", to="ops@acme.example"))
-    assert clear.payload["to"] == "ops@acme.example"  # not a subject: stored as given
+    other = job(store, queue(store, org, subject_id=None, key="other", to="ops@acme.example"))
+    text = json.dumps(other.payload)  # not a subject: sealed with the installation's job key
+    assert "ops@acme.example" not in text and CODE not in text and "to" not in other.payload
+    with store.reader() as session:
+        aad = b"pledge/mail/v1\x00" + other.payload["message_id"].encode()
+        opened = unseal(session, other.payload["sealed"], subject_id=None, aad=aad)
+        assert opened["to"] == "ops@acme.example"
+        with pytest.raises(VaultError):  # bound to its own message: cannot be moved
+            unseal(session, other.payload["sealed"], subject_id=None, aad=b"another")
 
 
 def test_smtp_outage_delays_the_mail_and_it_arrives_exactly_once(
@@ -200,13 +208,12 @@ def raw_job_rows(store: Store) -> str:
         return repr(session.execute(text("SELECT * FROM jobs")).all())
 
 
-@pytest.mark.parametrize("sealed", [True, False], ids=["sealed", "clear"])
+@pytest.mark.parametrize("sealed", [True, False], ids=["subject-key", "job-key"])
 def test_sent_mail_leaves_no_address_or_body_in_the_jobs_table(
     store: Store, org: OrgContact, sealed: bool
 ) -> None:
     job_id = queue(store, org, subject_id=new_subject(store) if sealed else None)
-    if not sealed:
-        assert TO in raw_job_rows(store)  # until it is sent, a clear payload holds the address
+    assert TO not in raw_job_rows(store)  # sealed either way, also before it is sent
     assert drain(store) == 1
     done = job(store, job_id)
     assert done.state == "done" and done.finished_at is not None
@@ -236,4 +243,5 @@ def test_dropped_mail_is_scrubbed_and_failed_mail_kept_for_a_retry(
     refused = queue(store, org, subject_id=None, key="refused", to=REFUSED)
     drain(store)
     failed = job(store, refused)
-    assert failed.state == "failed" and failed.payload["to"] == REFUSED  # for staff to retry
+    assert failed.state == "failed" and "sealed" in failed.payload  # kept for staff to retry
+    assert REFUSED not in json.dumps(failed.payload)

@@ -157,18 +157,21 @@ def test_truncated_tail_is_found_against_an_external_checkpoint(
     store = store_env
     append_many(store, 10)
     anchor = tmp_path / "anchor.json"
-    result = CliRunner().invoke(build(), ["audit", "checkpoint"])
+    result = CliRunner().invoke(build(), ["audit", "checkpoint", "--output", str(anchor)])
     assert result.exit_code == 0, result.output
-    anchor.write_text(result.output)
-    assert json.loads(result.output)["seq"] == 10
-    assert cli_verify("--checkpoint", str(anchor))[0] == 0
-    # the stored checkpoint goes too, as a careful attacker would do
+    assert json.loads(anchor.read_text())["seq"] == 10
+    assert cli_verify("--against", str(anchor))[0] == 0
+    # Someone holding the database *and* the data folder: cut the tail, drop the stored
+    # checkpoints and the head file, and sign a fresh head over the shortened log.
     tamper(store, "DELETE FROM audit_events WHERE seq > 7", "DELETE FROM audit_checkpoints")
-    assert audit.verify(store).ok  # internally consistent: only the anchor can tell
+    store.settings.audit_head_path.unlink()
+    audit.checkpoint(store)
+    assert audit.verify(store).ok  # consistent inside Pledge: only the anchor can tell
     result_ = audit.verify(store, Checkpoint.read(anchor))
     assert not result_.ok and result_.first_bad_seq == 8 and "cut off" in result_.reason
-    code, output = cli_verify("--checkpoint", str(anchor))
+    code, output = cli_verify("--against", str(anchor))
     assert code == 1 and "seq 8" in output
+    assert cli_verify("--checkpoint", str(anchor))[0] == 1  # the older name still works
 
 
 def test_truncated_tail_is_found_against_stored_checkpoints(tmp_path: Path, db_url: str) -> None:
@@ -178,8 +181,8 @@ def test_truncated_tail_is_found_against_stored_checkpoints(tmp_path: Path, db_u
     try:
         append_many(store, 12)
         with store.reader() as session:
-            assert [c.seq for c in audit.stored_checkpoints(session)] == [5, 10]
-        assert audit.verify(store).checkpoints == 2
+            assert [c.seq for c in audit.stored_checkpoints(session)] == [1, 5, 10]
+        assert audit.verify(store).checkpoints == 3
         tamper(store, "DELETE FROM audit_events WHERE seq > 8")
         result = audit.verify(store)
         assert not result.ok and result.first_bad_seq == 9
@@ -213,7 +216,6 @@ def test_rewritten_chain_is_found_against_a_checkpoint(store: Store) -> None:
         )
         prev = new
     tamper(store, *statements, "DELETE FROM audit_checkpoints")
-    assert audit.verify(store).ok
     result = audit.verify(store, anchor)
     assert not result.ok and result.first_bad_seq == 6
 
@@ -243,7 +245,7 @@ def test_checkpoints_are_written_every_n_events(tmp_path: Path, db_url: str) -> 
         append_many(store, 9)
         with store.reader() as session:
             stored = audit.stored_checkpoints(session)
-        assert [c.seq for c in stored] == [4, 8] and all(c.signature_valid() for c in stored)
+        assert [c.seq for c in stored] == [1, 4, 8] and all(c.signature_valid() for c in stored)
         key = store.settings.audit_key_path
         assert key.stat().st_mode & 0o777 == 0o600
     finally:

@@ -21,21 +21,28 @@ audit_app = typer.Typer(name="audit", help="The audit log and its proofs.", no_a
 
 @audit_app.command("verify")
 def verify(
-    checkpoint: Annotated[
+    against: Annotated[
         Path | None,
-        typer.Option("--checkpoint", help="A checkpoint JSON kept outside Pledge to check against"),
+        typer.Option(
+            "--against",
+            "--checkpoint",
+            help="A checkpoint JSON kept outside Pledge: the log must still contain it",
+        ),
     ] = None,
 ) -> None:
-    """Check every event's hash and link; exit 1 naming the first bad sequence number."""
+    """Check every event's hash and link, and that the log holds every signed head it had.
+
+    Exit 1 naming the first bad sequence number, also for an emptied, cut or rewound log.
+    """
     store = open_store()
     with store_errors():
-        anchor = Checkpoint.read(checkpoint) if checkpoint else None
+        anchor = Checkpoint.read(against) if against else None
         result = audit.verify(store, anchor)
         consent = ledger.verify(store)  # the consent log, bound to the chain
     if result.ok:
         typer.echo(result.summary())
     else:
-        typer.echo(f"audit log verification FAILED at seq {result.first_bad_seq}: {result.reason}")
+        typer.echo(f"audit log verification FAILED: {result.summary()}")
         typer.echo(f"({result.events} events before it verified)", err=True)
     if not _consent_ok(consent) or not result.ok:
         sys.exit(1)
@@ -50,12 +57,25 @@ def _consent_ok(found: ledger.LedgerResult) -> bool:
 
 
 @audit_app.command("checkpoint")
-def checkpoint() -> None:
-    """Sign the chain's current head and print it as JSON, to keep somewhere else."""
+def checkpoint(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File to write the signed head to (default stdout)"),
+    ] = None,
+) -> None:
+    """Sign the chain's current head (seq, hash, time, signature), to keep somewhere else.
+
+    Also brings the external head file up to date.
+    """
     store = open_store()
     with store_errors():
         cp = audit.checkpoint(store)
-    typer.echo(cp.to_json())
+        if output is not None:
+            _write_file(output, cp.to_json() + "\n")
+    if output is None:
+        typer.echo(cp.to_json())
+    else:
+        typer.echo(f"checkpoint at seq {cp.seq} written to {output}", err=True)
 
 
 @audit_app.command("export")
@@ -73,6 +93,17 @@ def export(
         else:
             count = _export_to_file(store, output, since)
     typer.echo(f"{count} events exported", err=True)
+
+
+def _write_file(output: Path, text: str) -> None:
+    """Write `text` to `output` whole or not at all (temporary file, then rename)."""
+    tmp = output.with_name(f".{output.name}.partial")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, output)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise OutputError(f"{output}: cannot write the checkpoint ({exc.strerror})") from exc
 
 
 def _export_to_file(store: Store, output: Path, since: int) -> int:

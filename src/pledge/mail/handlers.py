@@ -6,23 +6,25 @@ The worker composes and hands the message over; when the server is down or the o
 is full, the handler raises, and the job queue retries with backoff for about two days. An
 outage therefore delays a mail and never loses it.
 
-Payloads hold no secrets in clear: the recipient and the context (which may hold a one-time
-code or a single-use download link) are sealed with the subject's vault key when the caller
-names the subject. Shredding that subject then also makes its pending mail unreadable, and the
-handler drops it with an audit event instead of failing. A mail to someone who is not a subject
-(a customer's privacy contact) or to a subject already shredded (the erasure confirmation) is
-stored as given until it is sent.
+Payloads hold nothing personal in clear: the recipient and the context (which may hold a
+one-time code or a single-use download link) are sealed (`jobs.seal`) with the subject's vault
+key when the caller names the subject. Shredding that subject then also makes its pending mail
+unreadable — and every old copy of the payload in the database files — and the handler drops
+it with an audit event instead of failing. A mail to someone who is not a subject (a customer's
+privacy contact) or to a subject whose key is about to go (the erasure confirmation, queued
+just before the shred) is sealed with the installation's job key instead: the database alone
+never shows the address.
 
 Once a mail job is done (sent, or dropped), its payload is cut down to `DONE_KEEPS` in the
-transaction that completes it: no recipient, context or sealed blob stays in the jobs table.
+transaction that completes it: no recipient, context or sealed blob stays in the live row
+(sealing is the first line of defence, for the copies a database keeps of old rows; this scrub
+is the second).
 The row itself stays, so its idempotency key still stops a second send, and `mail.sent` in the
 audit log still names it.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -37,9 +39,8 @@ from pledge.mail.i18n import resolve_language
 from pledge.mail.kinds import get_kind
 from pledge.mail.transport import OutboxTransport, transport_for
 from pledge.store import audit
-from pledge.store.db import store_of
 from pledge.store.errors import ShreddedError, VaultError
-from pledge.store.jobs import JobContext, PermanentJobError, enqueue, handler
+from pledge.store.jobs import JobContext, PermanentJobError, enqueue, handler, seal, unseal
 
 log = logging.getLogger("pledge.mail")
 
@@ -73,8 +74,8 @@ def send_later(
     caller's transaction, and not in a worker later. `idempotency_key` names this one mail
     (e.g. `request:R-123:received`): queueing it again returns the same job, and every retry
     sends the same Message-ID. `subject_id` is the subject the recipient is, whose key seals
-    the recipient and context; pass None only for recipients who are not subjects, or whose
-    key is already shredded (the payload then holds the address in clear).
+    the recipient and context; pass None for recipients who are not subjects, or whose key is
+    about to be shredded (the installation's job key seals them then).
     """
     spec = get_kind(message_kind)
     language = resolve_language(lang)
@@ -89,13 +90,8 @@ def send_later(
         "subject_id": subject_id,
     }
     private = {"to": to, "context": encode_context(context)}
-    if subject_id is None:
-        payload.update(private)
-    else:
-        vault = store_of(session).vault
-        data = json.dumps(private, separators=(",", ":"), sort_keys=True).encode("utf-8")
-        sealed = vault.encrypt_for(session, subject_id, data, _AAD + message_id.encode())
-        payload["sealed"] = base64.b64encode(sealed).decode("ascii")
+    aad = _AAD + message_id.encode()
+    payload["sealed"] = seal(session, private, subject_id=subject_id, aad=aad)
     return enqueue(
         session, JOB_KIND, payload, idempotency_key=idempotency_key, max_attempts=MAX_ATTEMPTS
     )
@@ -169,19 +165,21 @@ def _check_version(payload: Mapping[str, Any]) -> None:
 
 
 def _unseal(ctx: JobContext, payload: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The recipient and context, decrypted with the subject's key when they were sealed."""
+    """The recipient and context, unsealed (ShreddedError once the subject was shredded).
+
+    A payload without `sealed` was queued in clear by an earlier version: read as it is.
+    """
     if payload.get("sealed") is None:
         private: Mapping[str, Any] = payload
     else:
-        blob = base64.b64decode(payload["sealed"])
         aad = _AAD + str(payload["message_id"]).encode()
+        subject_id = payload.get("subject_id")
         try:
-            data = ctx.store.vault.decrypt_for(ctx.session, payload["subject_id"], blob, aad)
+            private = unseal(ctx.session, payload["sealed"], subject_id=subject_id, aad=aad)
         except ShreddedError:
             raise
-        except (VaultError, NotFoundError) as exc:
+        except (VaultError, NotFoundError, ValueError) as exc:
             raise PermanentJobError(f"mail job payload cannot be unsealed: {exc}") from None
-        private = json.loads(data)
     return str(private["to"]), decode_context(private["context"])
 
 

@@ -318,6 +318,7 @@ def _finish_erasure(
     store_of(session).vault.shred(
         session, req.subject_id, "system", f"erasure request {req.reference}"
     )
+    store_of(session).compact_after_erasure(session)
     _step(session, req, position, "shred", "done")
 
 

@@ -2,9 +2,12 @@
 
 Each event's hash is SHA-256 over a canonical encoding of all its columns — compact JSON with
 sorted keys, ASCII only — including the previous event's hash. Editing, deleting, inserting or
-reordering an event breaks the chain at that event; cutting off the tail is caught against a
-signed checkpoint. `append` runs inside the caller's transaction, so an event exists if and
-only if the change it records was committed.
+reordering an event breaks the chain at that event. An emptied, cut or rewritten log is caught
+against signed checkpoints: those stored in the database (the first event, every
+`checkpoint_every`-th, and once a minute by the `audit.checkpoint` job when there are new
+events) and, above all, the newest one published outside the database as the *external head*
+(`audit_head.py`), which `verify` requires the log to contain. `append` runs inside the
+caller's transaction, so an event exists if and only if the change it records was committed.
 
 Events never hold raw personal data: identities go through `hash_identity`, and `append`
 refuses values that look like e-mail addresses.
@@ -20,11 +23,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii as _quote
+from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
 
+from pledge.store.audit_head import publish, read_head
 from pledge.store.db import Store, store_of
 from pledge.store.errors import PersonalDataError, QueryError
 from pledge.store.signing import Checkpoint, Signer
@@ -171,8 +176,9 @@ def append(
     """Append one event inside the caller's transaction and return it.
 
     On PostgreSQL a transaction-scoped advisory lock makes appenders take turns on the chain
-    head until they commit; SQLite has one writer at a time already. Every
-    `checkpoint_every`-th event gets a signed checkpoint in the same transaction.
+    head until they commit; SQLite has one writer at a time already. The first and every
+    `checkpoint_every`-th event get a signed checkpoint in the same transaction, published as
+    the external head once it commits (so a log is never without one).
     """
     fields = {"actor": actor, "action": action, "object_type": object_type, "object_id": object_id}
     _check_fields(fields)
@@ -201,7 +207,7 @@ def append(
             "hash": digest,
         },
     )
-    if seq % store.settings.checkpoint_every == 0:
+    if seq == 1 or seq % store.settings.checkpoint_every == 0:
         _write_checkpoint(session, store.signer, seq, digest)
     shown = dict(details or {})
     return Event(seq, at, actor, action, object_type, object_id, shown, prev_hash, digest)
@@ -249,7 +255,29 @@ def _write_checkpoint(session: Session, signer: Signer, seq: int, hash_: str) ->
         )
     )
     session.flush()
+    publish_after_commit(session, cp)
     return cp
+
+
+_PENDING_HEAD = "pledge_audit_head"
+
+
+def publish_after_commit(session: Session, cp: Checkpoint) -> None:
+    """Publish `cp` as the external head once `session` commits (never before: a head must
+    only name events that exist). The latest of several in one transaction wins."""
+    pending = session.info.get(_PENDING_HEAD)
+    if not event.contains(session, "after_commit", _publish_pending):
+        event.listen(session, "after_commit", _publish_pending)
+    if pending is None or cp.seq >= pending.seq:
+        session.info[_PENDING_HEAD] = cp
+
+
+def _publish_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint was released: the transaction has not committed yet
+    cp = session.info.pop(_PENDING_HEAD, None)
+    if cp is not None:
+        publish(store_of(session), cp)
 
 
 def _from_row(row: AuditCheckpoint) -> Checkpoint:
@@ -257,17 +285,33 @@ def _from_row(row: AuditCheckpoint) -> Checkpoint:
 
 
 def checkpoint(store: Store) -> Checkpoint:
-    """Sign the current head of the chain now (or return the checkpoint it already has)."""
-    signer = store.signer
+    """Sign the current head of the chain now (or return the checkpoint it already has).
+
+    The checkpoint is also published as the external head.
+    """
     with store.transaction() as session:
-        if store.is_postgres:
-            session.execute(_LOCK_CHAIN, {"k": CHAIN_LOCK})
-        head = session.execute(_HEAD).first()
-        seq, hash_ = (head[0], head[1]) if head else (0, GENESIS)
-        existing = session.get(AuditCheckpoint, seq)
-        if existing is not None:
-            return _from_row(existing)
-        return _write_checkpoint(session, signer, seq, hash_)
+        cp = sign_head(session)
+    publish(store, cp)
+    return cp
+
+
+def sign_head(session: Session) -> Checkpoint:
+    """The checkpoint of the chain's current head, written now unless it exists already.
+
+    Publishes it as the external head after the commit either way, so an installation whose
+    head file is missing or behind (a new host, an upgrade) gets one. The `audit.checkpoint`
+    job calls this once a minute: a checkpoint on a time, not only on a count.
+    """
+    store = store_of(session)
+    if store.is_postgres:
+        session.execute(_LOCK_CHAIN, {"k": CHAIN_LOCK})
+    seq, hash_ = head(session)
+    existing = session.get(AuditCheckpoint, seq)
+    if existing is None:
+        return _write_checkpoint(session, store.signer, seq, hash_)
+    cp = _from_row(existing)
+    publish_after_commit(session, cp)
+    return cp
 
 
 def head(session: Session) -> tuple[int, str]:
@@ -286,7 +330,7 @@ def stored_checkpoints(session: Session) -> list[Checkpoint]:
 
 @dataclass(frozen=True)
 class VerifyResult:
-    """What `verify` found: ok, or the first bad sequence number and why."""
+    """What `verify` found: ok, or the first bad sequence number (0: the log as a whole) and why."""
 
     ok: bool
     events: int
@@ -295,14 +339,29 @@ class VerifyResult:
     checkpoints: int
     first_bad_seq: int | None = None
     reason: str = ""
+    head_seq: int | None = None  # the external head's seq, when there is one
 
     def summary(self) -> str:
         if self.ok:
-            return (
+            text = (
                 f"ok: {self.events} events, chain head seq {self.last_seq} hash "
                 f"{self.last_hash[:16]}…, {self.checkpoints} checkpoint(s) matched"
             )
+            if self.head_seq is not None:
+                text += f", external head at seq {self.head_seq}"
+            return text
+        if self.first_bad_seq == 0:
+            return self.reason
         return f"seq {self.first_bad_seq}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class _Anchor:
+    """A signed (seq, hash) the log must contain, and how to name it in a reason."""
+
+    cp: Checkpoint
+    what: str
+    explicit: bool = False
 
 
 @dataclass
@@ -322,50 +381,88 @@ class _Walk:
 def verify(
     store: Store, checkpoint: Checkpoint | None = None, *, batch: int = 20_000
 ) -> VerifyResult:
-    """Walk the whole chain in seq order; check it against `checkpoint` or the stored ones.
+    """Walk the whole chain in seq order; check it against every signed checkpoint known.
 
-    Streams raw rows (a server-side cursor on PostgreSQL) and hashes pre-built bytes, so a
-    million events verify in seconds. Stops at the first bad event.
+    Those are the stored checkpoints, the external head (required once the log has events:
+    without it nothing outside the database says how long the log was) and `checkpoint`, one
+    kept elsewhere. Streams raw rows (a server-side cursor on PostgreSQL) and hashes pre-built
+    bytes, so a million events verify in seconds. Stops at the first bad event.
     """
     trusted = Signer.load(store.settings.audit_key_path)
+    head_path = store.settings.audit_head_path
+    external = read_head(head_path)
     with store.reader() as session:
-        checkpoints = [checkpoint] if checkpoint else stored_checkpoints(session)
-        bad_cp = _bad_checkpoints(checkpoints, trusted, explicit=checkpoint is not None)
-        good = {cp.seq: cp for cp in checkpoints if cp.seq not in bad_cp}
+        anchors = [
+            _Anchor(cp, f"the checkpoint signed at {cp.time}") for cp in stored_checkpoints(session)
+        ]
+        if external is not None:
+            anchors.append(
+                _Anchor(external, f"the external head ({head_path}) signed at {external.time}")
+            )
+        if checkpoint is not None:
+            anchors.append(
+                _Anchor(checkpoint, f"the given checkpoint signed at {checkpoint.time}", True)
+            )
+        failures = _bad_anchors(anchors, trusted)
+        good = _expected_hashes([a for a in anchors if a.cp.seq not in failures], failures)
         walk = _walk_chain(session, good, batch)
     if walk.bad_seq is None:
         _check_tail(walk, good)
-    failures = [(seq, reason) for seq, reason in bad_cp.items()]
+    if walk.bad_seq is None and external is None and walk.expected > 1:
+        walk.fail(0, _no_head(head_path))
     if walk.bad_seq is not None:
-        failures.append((walk.bad_seq, walk.reason))
+        failures[walk.bad_seq] = failures.get(walk.bad_seq, walk.reason)
     last_seq = walk.expected - 1
+    head_seq = None if external is None else external.seq
+    matched = len({seq for seq in good if seq <= last_seq})
     if failures:
-        seq, reason = min(failures)
-        return VerifyResult(False, walk.count, last_seq, walk.prev, len(good), seq, reason)
-    return VerifyResult(True, walk.count, last_seq, walk.prev, len(good))
+        seq = min(failures)
+        return VerifyResult(
+            False, walk.count, last_seq, walk.prev, matched, seq, failures[seq], head_seq
+        )
+    return VerifyResult(True, walk.count, last_seq, walk.prev, matched, head_seq=head_seq)
 
 
-def _bad_checkpoints(
-    checkpoints: list[Checkpoint], trusted: Signer | None, *, explicit: bool
-) -> dict[int, str]:
+def _no_head(path: Path) -> str:
+    return (
+        f"there is no external head at {path}: nothing outside the database shows how long "
+        "the log was, so it cannot be proved whole. Pledge writes it with the first event, "
+        "every checkpoint and once a minute (a worker's audit.checkpoint job); after an "
+        "upgrade, or on a new host, run `pledge audit checkpoint` once"
+    )
+
+
+def _bad_anchors(anchors: list[_Anchor], trusted: Signer | None) -> dict[int, str]:
     bad: dict[int, str] = {}
-    for cp in checkpoints:
+    for anchor in anchors:
+        cp = anchor.cp
         if not cp.signature_valid():
-            bad[cp.seq] = "the checkpoint's signature does not verify: the checkpoint was altered"
-        elif trusted is None and not explicit:
-            bad[cp.seq] = "no audit signing key to check the stored checkpoint against"
+            bad[cp.seq] = f"the signature of {anchor.what} does not verify: it was altered"
+        elif trusted is None and not anchor.explicit:
+            bad[cp.seq] = f"no audit signing key to check {anchor.what} against"
         elif trusted is not None and cp.key_id != trusted.key_id:
             bad[cp.seq] = (
-                f"the checkpoint is signed by key {cp.key_id}, not by this installation's "
+                f"{anchor.what} is signed by key {cp.key_id}, not by this installation's "
                 f"audit key {trusted.key_id}"
             )
     return bad
 
 
-def _walk_chain(session: Session, checkpoints: Mapping[int, Checkpoint], batch: int) -> _Walk:
+def _expected_hashes(anchors: list[_Anchor], failures: dict[int, str]) -> dict[int, _Anchor]:
+    """Anchors by seq; two signed anchors that disagree about one seq are a failure there."""
+    found: dict[int, _Anchor] = {}
+    for anchor in anchors:
+        seq = anchor.cp.seq
+        if seq in found and found[seq].cp.hash != anchor.cp.hash:
+            failures[seq] = f"{found[seq].what} and {anchor.what} disagree about this event"
+        found.setdefault(seq, anchor)
+    return found
+
+
+def _walk_chain(session: Session, anchors: Mapping[int, _Anchor], batch: int) -> _Walk:
     walk = _Walk()
     for rows in _stream(session, batch):
-        walk.expected, walk.prev, failure = _check_rows(rows, walk.expected, walk.prev, checkpoints)
+        walk.expected, walk.prev, failure = _check_rows(rows, walk.expected, walk.prev, anchors)
         if failure is not None:
             walk.fail(*failure)
             break
@@ -374,7 +471,7 @@ def _walk_chain(session: Session, checkpoints: Mapping[int, Checkpoint], batch: 
 
 
 def _check_rows(
-    rows: Iterable[Any], expected: int, prev: str, checkpoints: Mapping[int, Checkpoint]
+    rows: Iterable[Any], expected: int, prev: str, anchors: Mapping[int, _Anchor]
 ) -> tuple[int, str, tuple[int, str] | None]:
     """The hot loop: one batch of raw rows against the chain so far.
 
@@ -407,24 +504,31 @@ def _check_rows(
                 prev,
                 (seq, "the event's content does not match its hash: it was edited"),
             )
-        if seq in checkpoints and checkpoints[seq].hash != hash_:
-            reason = f"the chain differs from the checkpoint signed at {checkpoints[seq].time}"
+        if seq in anchors and anchors[seq].cp.hash != hash_:
+            reason = f"the chain differs from {anchors[seq].what} (rewritten or rewound)"
             return expected, prev, (seq, reason)
         prev, expected = hash_, seq + 1
     return expected, prev, None
 
 
-def _check_tail(walk: _Walk, checkpoints: Mapping[int, Checkpoint]) -> None:
+def _check_tail(walk: _Walk, anchors: Mapping[int, _Anchor]) -> None:
     last = walk.expected - 1
-    beyond = [cp for seq, cp in checkpoints.items() if seq > last]
+    beyond = [anchor for seq, anchor in anchors.items() if seq > last]
     if beyond:
-        cp = max(beyond, key=lambda c: c.seq)
+        anchor = max(beyond, key=lambda a: a.cp.seq)
+        if last == 0:
+            walk.fail(
+                1,
+                f"the log is empty, but {anchor.what} covers seq {anchor.cp.seq} "
+                "(the log was emptied)",
+            )
+            return
         walk.fail(
             last + 1,
-            f"events {last + 1}–{cp.seq} are missing: the log ends at seq {last} but a "
-            f"checkpoint signed at {cp.time} covers seq {cp.seq} (the tail was cut off)",
+            f"events {last + 1}–{anchor.cp.seq} are missing: the log ends at seq {last} but "
+            f"{anchor.what} covers seq {anchor.cp.seq} (the tail was cut off)",
         )
-    elif 0 in checkpoints and checkpoints[0].hash != GENESIS:
+    elif 0 in anchors and anchors[0].cp.hash != GENESIS:
         walk.fail(0, "the checkpoint at seq 0 does not hold the genesis hash")
 
 

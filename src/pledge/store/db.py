@@ -10,6 +10,7 @@ needs more takes explicit locks (audit chain head, job claims).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,8 +29,11 @@ if TYPE_CHECKING:
     from pledge.store.signing import Signer
     from pledge.store.vault import Vault
 
+log = logging.getLogger(__name__)
+
 BUSY_TIMEOUT_MS = 10_000
 READ_ONLY = "pledge_read_only"
+_COMPACT = "pledge_compact_after_commit"
 
 
 def normalise_url(raw: str) -> URL:
@@ -221,9 +225,45 @@ class Store:
                 self._signer = Signer.load_or_create(self.settings.audit_key_path)
             return self._signer
 
+    def compact_after_erasure(self, session: Session) -> None:
+        """Once `session` commits, fold SQLite's WAL into the database file and truncate it.
+
+        Call it in the transaction that shreds a subject. Until a checkpoint, the WAL keeps
+        whole old pages — the wrapped key just destroyed, rows `secure_delete` zeroed in the
+        database file — and a passive checkpoint leaves the file's bytes behind. PostgreSQL has
+        nothing to do here: its dead rows hold only sealed payloads and wrapped keys until
+        VACUUM reuses them.
+        """
+        if not self.is_sqlite:
+            return
+        session.info[_COMPACT] = True
+        if not event.contains(session, "after_commit", _compact_pending):
+            event.listen(session, "after_commit", _compact_pending)
+
+    def checkpoint_wal(self) -> bool:
+        """`PRAGMA wal_checkpoint(TRUNCATE)`; False when readers or a writer kept it from
+        finishing within the busy timeout (the next one catches up)."""
+        raw = self.engine.raw_connection()
+        try:
+            driver = raw.driver_connection
+            assert driver is not None
+            busy, _, _ = driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            raw.close()
+        if busy:
+            log.warning("SQLite WAL checkpoint after an erasure could not finish (busy)")
+        return not busy
+
     def dispose(self) -> None:
         """Close every pooled connection (tests, and before a process exits)."""
         self.engine.dispose()
+
+
+def _compact_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint was released (after_commit fires for those too)
+    if session.info.pop(_COMPACT, False):
+        store_of(session).checkpoint_wal()
 
 
 def store_of(session: Session) -> Store:

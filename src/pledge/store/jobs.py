@@ -10,20 +10,28 @@ does it once. A worker that merely stalled past its lease finds its token replac
 transaction rolled back. Handlers of long work call `ctx.checkpoint(state)` to commit finished
 steps together with their progress, and resume from `ctx.progress`.
 
-A handler registered with `keep=` has its payload cut down to those keys when its job is done,
-in the same fenced update, so a job that carried personal data (a mail's recipient and body)
-leaves none behind. Kinds registered with `periodic()` are enqueued by workers once per time
-window, keyed by the window, so any number of workers makes one job per window.
+Payloads should name subjects by id. When a job must carry personal data (a mail's recipient
+and body), the caller seals that part with `seal` — with the subject's vault key, so shredding
+the subject makes every copy unreadable wherever the bytes linger (SQLite's WAL, PostgreSQL's
+dead rows, backups), or, with no live subject, with the installation's job key — and the
+handler opens it with `unseal` when it runs. A handler registered with `keep=` also has its
+payload cut down to those keys when its job is done, in the same fenced update, so a done job
+carries nothing personal at all (a second line of defence). Kinds registered with
+`periodic()` are enqueued by workers once per time window, keyed by the window, so any number
+of workers makes one job per window.
 """
 
 from __future__ import annotations
 
+import base64
 import importlib
 import importlib.util
+import json
 import logging
 import pkgutil
 import random
 import re
+import secrets
 import threading
 import time
 import uuid
@@ -32,12 +40,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from pledge.store.db import Store
-from pledge.store.errors import LeaseLostError, StoreError
+from pledge.store.db import Store, store_of
+from pledge.store.errors import LeaseLostError, StoreError, VaultError
 from pledge.store.tables import JOB_STATES, Job, table, utcnow
 
 log = logging.getLogger(__name__)
@@ -46,6 +56,11 @@ DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_LEASE_SECONDS = 300.0
 MAX_ERROR_CHARS = 2000
 _EMAIL = re.compile(r"[^@\s\"'<>()]+@[^@\s\"'<>()]+", re.IGNORECASE)
+#: The installation key sealing payloads that have no live subject (derived from the vault).
+_JOB_KEY_LABEL = "job-payload"
+_JOB_KEY_AAD = b"pledge/job-payload/v1\x00"
+_SEALED_VERSION = b"\x01"
+_NONCE = 12
 _PHONE = re.compile(r"\+?\d[\d ()./-]{6,}\d")
 
 
@@ -157,7 +172,8 @@ def enqueue(
 
     With an `idempotency_key`, enqueueing again returns the existing job instead of a second
     one, also when two transactions race (the unique key decides, in a savepoint).
-    Payloads are JSON; they should name subjects by id, never hold raw personal data.
+    Payloads are JSON; they should name subjects by id, and hold personal data only
+    sealed (`seal`).
     """
     if not kind or len(kind) > 100:
         raise ValueError("a job kind has 1 to 100 characters")
@@ -193,6 +209,50 @@ def enqueue(
             raise
         return found
     return job.id
+
+
+def seal(
+    session: Session, private: Mapping[str, Any], *, subject_id: str | None, aad: bytes
+) -> str:
+    """The personal part of a payload as sealed text, for `enqueue`; `unseal` opens it.
+
+    With `subject_id`, sealed with that subject's vault key: crypto-shredding then covers
+    every copy of the payload. Without one (a recipient who is not a subject, or whose key is
+    about to be shredded, like an erasure's confirmation), sealed with the installation's job
+    key, so the database alone never shows it in clear. `aad` binds it to its job (a message
+    id), so a sealed part cannot be moved to another job.
+    """
+    data = json.dumps(private, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    vault = store_of(session).vault
+    if subject_id is not None:
+        blob = vault.encrypt_for(session, subject_id, data, aad)
+    else:
+        nonce = secrets.token_bytes(_NONCE)
+        key = AESGCM(vault.derive_key(_JOB_KEY_LABEL))
+        blob = _SEALED_VERSION + nonce + key.encrypt(nonce, data, _JOB_KEY_AAD + aad)
+    return base64.b64encode(blob).decode("ascii")
+
+
+def unseal(session: Session, sealed: str, *, subject_id: str | None, aad: bytes) -> dict[str, Any]:
+    """Open what `seal` made: ShreddedError once the subject was shredded, VaultError if
+    the text was altered or belongs to another job."""
+    blob = base64.b64decode(sealed)
+    vault = store_of(session).vault
+    if subject_id is not None:
+        data = vault.decrypt_for(session, subject_id, blob, aad)
+    elif blob[:1] != _SEALED_VERSION:
+        raise VaultError("not a payload sealed by Pledge (unknown format version)")
+    else:
+        key = AESGCM(vault.derive_key(_JOB_KEY_LABEL))
+        nonce, body = blob[1 : 1 + _NONCE], blob[1 + _NONCE :]
+        try:
+            data = key.decrypt(nonce, body, _JOB_KEY_AAD + aad)
+        except InvalidTag as exc:
+            raise VaultError("a sealed job payload does not decrypt: it was altered") from exc
+    opened = json.loads(data)
+    if not isinstance(opened, dict):
+        raise VaultError("a sealed job payload does not hold an object")
+    return opened
 
 
 def find_by_key(session: Session, idempotency_key: str) -> int | None:
