@@ -12,7 +12,9 @@ steps together with their progress, and resume from `ctx.progress`.
 
 A handler registered with `keep=` has its payload cut down to those keys when its job is done,
 in the same fenced update, so a job that carried personal data (a mail's recipient and body)
-leaves none behind. Kinds registered with `periodic()` are enqueued by workers once per time
+leaves none behind. A handler registered with `on_failure=` is told, in the transaction that
+marks its job failed for good, so the work the job stood for (a request) never stays "running".
+Kinds registered with `periodic()` are enqueued by workers once per time
 window, keyed by the window, so any number of workers makes one job per window.
 """
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import os
 import pkgutil
 import random
 import re
@@ -30,7 +33,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -39,6 +42,9 @@ from sqlalchemy.orm import Session
 from pledge.store.db import Store
 from pledge.store.errors import LeaseLostError, StoreError
 from pledge.store.tables import JOB_STATES, Job, table, utcnow
+
+if TYPE_CHECKING:
+    from pledge.manifest.model import Manifest
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +59,31 @@ class PermanentJobError(Exception):
     """Raised by a handler when retrying cannot help (bad payload): the job fails at once."""
 
 
+class NoManifestError(PermanentJobError):
+    """The worker was given no manifest, so a job that needs one cannot start."""
+
+
+NO_MANIFEST = (
+    "no manifest is in force in the worker that took this job; start it with --manifest "
+    "(or PLEDGE_MANIFEST) and retry"
+)
+
+#: Told `(session, payload, reason)` when a job fails for good, in the same transaction.
+FailureHook = Callable[[Session, Mapping[str, Any], str], None]
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What the installation lends every job beside the store (see `pledge.runtime`).
+
+    `manifest` returns the manifest in force now (the installation's holder, so a reload
+    reaches the next job); `environ` is where the connections' `url_env` are looked up.
+    """
+
+    manifest: Callable[[], Manifest] | None = None
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+
 @dataclass(frozen=True)
 class HandlerSpec:
     kind: str
@@ -61,6 +92,7 @@ class HandlerSpec:
     backoff_cap: float = 3600.0
     #: Payload keys a done job keeps (None: all); the rest is scrubbed on completion.
     keep: frozenset[str] | None = None
+    on_failure: FailureHook | None = None
 
     def done_payload(self, payload: Mapping[str, Any]) -> dict[str, Any] | None:
         """The payload to store once done, or None to leave it as it is."""
@@ -96,16 +128,18 @@ def handler(
     backoff_base: float = 2.0,
     backoff_cap: float = 3600.0,
     keep: Iterable[str] | None = None,
+    on_failure: FailureHook | None = None,
 ) -> Callable[[Callable[[JobContext], Any]], Callable[[JobContext], Any]]:
     """Register the function that runs jobs of `kind` (`@handler("mail.send")`).
 
     `keep` names the payload keys a done job keeps; give it for kinds whose payload holds
-    personal data, so nothing of it outlives the work.
+    personal data, so nothing of it outlives the work. `on_failure` records a job's failure
+    for good where its users look (a request's state), in the transaction that fails the job.
     """
     kept = frozenset(keep) if keep is not None else None
 
     def register(fn: Callable[[JobContext], Any]) -> Callable[[JobContext], Any]:
-        _HANDLERS[kind] = HandlerSpec(kind, fn, backoff_base, backoff_cap, kept)
+        _HANDLERS[kind] = HandlerSpec(kind, fn, backoff_base, backoff_cap, kept, on_failure)
         return fn
 
     return register
@@ -248,6 +282,19 @@ class JobContext:
     progress: dict[str, Any] | None
     _token: str = field(repr=False)
     _lease: timedelta = field(repr=False)
+    resources: Resources = field(default_factory=Resources, repr=False)
+
+    @property
+    def manifest(self) -> Manifest:
+        """The manifest in force (NoManifestError, failing the job at once, when none is)."""
+        if self.resources.manifest is None:
+            raise NoManifestError(NO_MANIFEST)
+        return self.resources.manifest()
+
+    @property
+    def environ(self) -> Mapping[str, str]:
+        """Where the manifest's connections find their URLs (`url_env`)."""
+        return self.resources.environ
 
     def checkpoint(self, state: Mapping[str, Any]) -> None:
         """Commit the work done so far together with `state`, and extend the lease.
@@ -307,8 +354,10 @@ class Worker:
         clock: Callable[[], datetime] = utcnow,
         rng: Callable[[], float] = random.random,
         periodic: bool = False,
+        resources: Resources | None = None,
     ) -> None:
         self.store = store
+        self.resources = resources or Resources()
         self.kinds = sorted(kinds if kinds is not None else _HANDLERS)
         self.lease = timedelta(seconds=lease_seconds)
         self.poll_interval = poll_interval
@@ -417,6 +466,7 @@ class Worker:
                     job.progress,
                     job.token,
                     self.lease,
+                    self.resources,
                 )
                 spec.run(ctx)
                 now = self.clock()
@@ -453,6 +503,8 @@ class Worker:
         try:
             with self.store.transaction() as session:
                 _fenced_update(session, job.id, job.token, **values)
+                if final and spec.on_failure is not None:
+                    spec.on_failure(session, job.payload, error)
         except LeaseLostError:
             return
         log.warning(
@@ -482,6 +534,9 @@ class Worker:
                 lease_expires_at=None,
                 last_error=error,
             )
+            spec = _HANDLERS.get(job.kind)
+            if spec is not None and spec.on_failure is not None:
+                spec.on_failure(session, job.payload, error)
         log.warning("job %s (%s): %s", job.id, job.kind, error)
 
 
@@ -537,6 +592,7 @@ def run_workers(
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     poll_interval: float = 1.0,
     periodic: bool = True,
+    resources: Resources | None = None,
 ) -> int:
     """Run `concurrency` workers in threads until `stop` (or the queue is drained, `once`).
 
@@ -546,7 +602,11 @@ def run_workers(
 
     def loop() -> None:
         worker = Worker(
-            store, lease_seconds=lease_seconds, poll_interval=poll_interval, periodic=periodic
+            store,
+            lease_seconds=lease_seconds,
+            poll_interval=poll_interval,
+            periodic=periodic,
+            resources=resources,
         )
         results.append(worker.run(stop, once=once))
 
