@@ -253,6 +253,13 @@ def count_by_state(session: Session) -> dict[str, int]:
     return counts
 
 
+def failed_since(session: Session, since: datetime) -> int:
+    """Jobs that failed for good since `since` (for health: is the worker getting work done?)."""
+    query = select(func.count()).select_from(Job)
+    query = query.where(Job.state == "failed", Job.finished_at >= since)
+    return int(session.execute(query).scalar_one())
+
+
 # -- running ------------------------------------------------------------------------------
 
 
