@@ -278,7 +278,8 @@ class Claim:
 
 @dataclass
 class JobContext:
-    """What a handler gets: its job, the store, and the transaction the job completes in."""
+    """What a handler gets: its job, the store, the transaction the job completes in, and
+    what the installation lends it (`ctx.manifest`, `ctx.environ`)."""
 
     store: Store
     session: Session
