@@ -48,7 +48,7 @@ BASELINE = textwrap.dedent(
     import multiprocessing, sys
     import uvicorn
     from pledge.api.middleware import secure
-    from pledge.cli.supervisor import listen_sockets
+    from pledge.runtime.supervisor import listen_sockets
 
     BODY = (b'{"allowed":true,"reason":"consent_given","purpose":"analytics.web",'
             b'"subject":"device:dv1-0000000000000000000000000000000000000000"}')

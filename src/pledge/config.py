@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +17,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from pledge.errors import ConfigError
 
 DATA_DIR_MODE = 0o700
+FILE_MODE = 0o600
+#: Links in mail point here when PLEDGE_PUBLIC_URL is unset and no server address is known
+#: (CLI commands); `pledge serve` and `pledge demo` default to the address they serve on.
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
 class Settings(BaseSettings):
@@ -37,7 +42,11 @@ class Settings(BaseSettings):
         default=None, description="Ed25519 key signing audit checkpoints; default in data_dir."
     )
     smtp_url: str | None = Field(default=None, description="smtp://… ; unset writes .eml files.")
-    public_url: str = Field(default="http://127.0.0.1:8000", description="Base URL in links.")
+    public_url: str = Field(
+        default=DEFAULT_PUBLIC_URL,
+        description="Public base URL of the service, used in mailed links; default: the "
+        "address `pledge serve`/`pledge demo` serve on.",
+    )
     checkpoint_every: int = Field(
         default=1000, ge=1, description="Sign an audit checkpoint every this many events."
     )
@@ -60,6 +69,21 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def public_url_given(self) -> bool:
+        """True when PLEDGE_PUBLIC_URL (or the `public_url` argument) was set."""
+        return "public_url" in self.model_fields_set
+
+    def serving_at(self, host: str, port: int) -> Settings:
+        """These settings for a server on `host:port`: links default to that address.
+
+        A wildcard address (0.0.0.0, ::) names no reachable host, so links then use the
+        loopback address; behind a proxy or on another host, set PLEDGE_PUBLIC_URL.
+        """
+        if self.public_url_given:
+            return self
+        return self.model_copy(update={"public_url": address_url(host, port)})
+
+    @property
     def master_key_path(self) -> Path:
         """The master key file (always set after validation)."""
         assert self.master_key_file is not None
@@ -78,9 +102,23 @@ class Settings(BaseSettings):
         return self.audit_head_file
 
 
-def get_settings() -> Settings:
-    """Read the settings from the environment now (cheap; not cached, so tests can change env)."""
-    return Settings()
+def get_settings(**given: Any) -> Settings:
+    """Read the settings from the environment now; `given` values win over the environment.
+
+    Cheap and not cached, so tests can change the environment. Pledge reads the environment
+    here only, and never writes it: a command that overrides a setting passes it in `given`.
+    """
+    return Settings(**given)
+
+
+def address_url(host: str, port: int) -> str:
+    """`http://host:port` for a listening address (IPv6 in brackets, wildcards as loopback)."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
 
 
 def ensure_private_dir(path: Path) -> Path:
@@ -99,4 +137,20 @@ def ensure_private_dir(path: Path) -> Path:
             f"{path}: cannot create the data folder ({exc.strerror}); "
             "set PLEDGE_DATA_DIR to a writable folder"
         ) from exc
+    return path
+
+
+def ensure_private_file(path: Path) -> Path:
+    """Create `path` empty, readable by the owner only, unless it exists (left as it is).
+
+    SQLite creates its database with the umask's mode (often 0644) and gives the -wal and
+    -shm files the mode of the database, so creating the file first keeps all three private.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        return path
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot create the file ({exc.strerror})") from exc
+    os.close(fd)
     return path

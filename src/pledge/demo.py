@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import random
 import sqlite3
 import uuid
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pledge import apikeys
+from pledge.config import ensure_private_file
 from pledge.errors import ConfigError
 from pledge.manifest.datasets import Collection, Dataset, DatasetField
 from pledge.manifest.model import Manifest
@@ -795,7 +795,7 @@ def prepare_databases(
             continue
         if crowd is None:
             crowd = make_people(people, seed)
-        rows = _build(path, datasets, crowd, seed)
+        rows = _build(ensure_private_file(path), datasets, crowd, seed)
         made.append(DemoDatabase(connection, url_env, path, tuple(systems), rows, True))
     return made
 
@@ -866,10 +866,10 @@ def _sql_value(value: Any) -> Any:
     return value
 
 
-def export_connection_env(databases: Iterable[DemoDatabase]) -> None:
-    """Point each connection's `url_env` at its demo database, for this process and children."""
-    for db in databases:
-        os.environ[db.url_env] = db.url
+def connection_urls(databases: Iterable[DemoDatabase]) -> dict[str, str]:
+    """Each connection's `url_env` pointing at its demo database (the installation's
+    connections; the process environment is left alone)."""
+    return {db.url_env: db.url for db in databases}
 
 
 def issue_admin_key(store: Store) -> tuple[apikeys.KeyRecord, str]:

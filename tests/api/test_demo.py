@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import contextlib
+import email
+import io
+import json
 import os
 import re
 import sqlite3
+import stat
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Callable, Iterator
+from email.message import Message
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from apisupport import free_port, pledge_command, wait_for_health
 
+from browsersupport import chromium
 from pledge.demo import (
     EXAMPLE,
+    SEED,
     create_table_sql,
     find_example,
     make_people,
@@ -117,17 +126,20 @@ def test_find_example(tmp_path: Path) -> None:
 
 
 class _Demo:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path | None, *, cwd: Path = ROOT, people: int = 300) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         for name in list(env):
             if name.startswith(("PLEDGE_", "LUMEN_")):
                 del env[name]
+        args = ["demo", "--port", str(self.port), "--people", str(people)]
+        if data_dir is not None:
+            args += ["--data-dir", str(data_dir)]
         self.process = subprocess.Popen(
-            [*pledge_command(), "demo", "--port", str(self.port), "--data-dir", str(data_dir)],
+            [*pledge_command(), *args],
             env=env,
-            cwd=ROOT,
+            cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -200,3 +212,104 @@ def test_demo_starts_with_no_set_up(demo_dir: Path) -> None:
         assert again.stop() == 0
     users = demo_dir / "demo" / "accounts_db.db"
     assert _rows(users, "SELECT count(*) FROM users") == [(300,)]
+
+
+# --- a person asks for their data in the demo, as a user starts it ----------------------------
+
+_CODE = re.compile(r"^(\d{8})\r?$", re.MULTILINE)
+_PRIVATE_FILES = ("pledge.db", "pledge.db-wal", "pledge.db-shm", "master.key", "audit-signing.key")
+
+
+def _mails_to(outbox: Path, address: str) -> list[Message]:
+    found = []
+    for path in sorted(outbox.glob("*.eml")) if outbox.is_dir() else []:
+        message = email.message_from_bytes(path.read_bytes())
+        if address in str(message["To"]):
+            found.append(message)
+    return found
+
+
+def _text(message: Message) -> str:
+    part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode(part.get_content_charset() or "utf-8")
+
+
+def _until(what: str, find: Callable[[], Any], demo: _Demo, timeout: float = 60) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = find()
+        if found:
+            return found
+        assert demo.process.poll() is None, "the demo exited:\n" + "".join(demo.lines)
+        time.sleep(0.2)
+    raise AssertionError(f"no {what} within {timeout} s:\n" + "".join(demo.lines))
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    yield from chromium()
+
+
+@pytest.mark.browser
+def test_a_person_gets_their_data_from_a_fresh_demo(browser: Any, tmp_path: Path) -> None:
+    """`pledge demo` in an empty folder: ask in the privacy centre, verify, wait, download."""
+    person = make_people(40, SEED)[0]
+    demo = _Demo(None, cwd=tmp_path, people=40)
+    data, page = tmp_path / "pledge-data", None
+    try:
+        demo.key()
+        wait_for_health(demo.base, process=demo.process)
+        # The data folder is the owner's only, and so are the database and the keys.
+        assert _mode(data) == 0o700
+        for name in _PRIVATE_FILES:
+            assert _mode(data / name) == 0o600, name
+
+        page = browser.new_page(locale="en-GB")
+        page.goto(f"{demo.base}/privacy/requests?jurisdiction=eu&lang=en")
+        page.get_by_label("Access to your personal data").check()
+        page.get_by_label("Your e-mail address").fill(person.email)
+        page.get_by_role("button", name="Send request").click()
+        page.get_by_role("heading", name="Confirm your request").wait_for()
+
+        def code() -> str | None:
+            for message in reversed(_mails_to(data / "outbox", person.email)):
+                found = _CODE.search(_text(message))
+                if found:
+                    return found.group(1)
+            return None
+
+        page.get_by_label("Code from the e-mail").fill(_until("code", code, demo))
+        page.get_by_role("button", name="Confirm", exact=True).click()
+        page.get_by_role("heading", name="Your request", exact=True).wait_for()
+
+        def completed() -> bool:
+            page.reload()
+            return "Completed" in page.locator("main").inner_text()
+
+        _until("completed request", completed, demo, timeout=120)
+        link = re.escape(demo.base) + r"/v1/requests/download/[A-Za-z0-9_-]+"
+
+        def download_link() -> str | None:
+            for message in _mails_to(data / "outbox", person.email):
+                found = re.search(link, _text(message))
+                if found:
+                    return found.group(0)
+            return None
+
+        response = httpx.get(_until("download link", download_link, demo), timeout=30)
+    finally:
+        if page is not None:
+            page.close()
+        assert demo.stop() == 0
+    assert response.status_code == 200, response.text
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    package = json.loads(archive.read("data.json"))
+    users = [c for s in package["systems"] for c in s["collections"] if c["collection"] == "users"]
+    assert [r["email"] for c in users for r in c["rows"]] == [person.email]
+    assert person.last in archive.read("index.html").decode()

@@ -7,10 +7,14 @@ import re
 import sqlite3
 import threading
 from email.message import Message
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from pledge.manifest.model import Manifest
+from pledge.manifest_holder import ManifestHolder
 from pledge.requests import service
+from pledge.runtime.installation import Installation
 from pledge.store.db import Store
 from pledge.store.jobs import Worker, load_handler_modules
 
@@ -51,10 +55,23 @@ def dump(path: str) -> dict[str, list[tuple[object, ...]]]:
         return {n: sorted(conn.execute(f"SELECT * FROM {n}").fetchall()) for n in names}
 
 
+@cache
+def _holder(path: str) -> ManifestHolder:
+    return ManifestHolder(path)
+
+
+def flow_worker(store: Store, **options: Any) -> Worker:
+    """A worker of the store's installation, with the manifest its settings name (as the
+    embedded worker of `pledge serve` gets it)."""
+    assert store.settings.manifest is not None
+    load_handler_modules()
+    holder = _holder(str(store.settings.manifest))
+    return Installation(store.settings, store, holder).worker(**options)
+
+
 def run_jobs(store: Store) -> int:
     """Run every ready job (mail included) until none is left."""
-    load_handler_modules()
-    return Worker(store, poll_interval=0.01).run(threading.Event(), once=True)
+    return flow_worker(store, poll_interval=0.01).run(threading.Event(), once=True)
 
 
 def outbox(store: Store) -> list[Message]:

@@ -7,14 +7,13 @@ import json
 import threading
 from datetime import datetime, timedelta
 
-from flowsupport import ALICE, body, latest_code, mails_to, run_jobs
+from flowsupport import ALICE, body, flow_worker, latest_code, mails_to, run_jobs
 from sqlalchemy import select
 
 from pledge.manifest.model import Manifest
 from pledge.requests import service
 from pledge.requests.model import DataRequest
 from pledge.store.db import Store
-from pledge.store.jobs import Worker, load_handler_modules
 from pledge.store.tables import AuditEvent, Job, Subject, utcnow
 
 STRANGER = "stranger@example.org"
@@ -30,8 +29,7 @@ def submit(store: Store, manifest: Manifest, email: str, **fields: str) -> servi
 
 def run_jobs_at(store: Store, later: timedelta) -> int:
     """Run every job due by `later` from now, as a worker would then."""
-    load_handler_modules()
-    worker = Worker(store, clock=lambda: utcnow() + later, poll_interval=0.01)
+    worker = flow_worker(store, clock=lambda: utcnow() + later, poll_interval=0.01)
     return worker.run(threading.Event(), once=True)
 
 

@@ -8,7 +8,7 @@ import threading
 from datetime import datetime, timedelta
 
 import pytest
-from flowsupport import ALICE, FIXTURE, body, mails_to, run_jobs
+from flowsupport import ALICE, FIXTURE, body, flow_worker, mails_to, run_jobs
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
@@ -17,7 +17,7 @@ from pledge.manifest.model import Manifest
 from pledge.requests import reminders, service
 from pledge.requests.model import DataRequest
 from pledge.store.db import Store
-from pledge.store.jobs import Worker, load_handler_modules
+from pledge.store.jobs import load_handler_modules
 from pledge.store.tables import AuditEvent, Job, utcnow
 
 TEAM = "privacy@flow.example"
@@ -114,7 +114,7 @@ def test_workers_run_the_reminders_once_per_hour(flow_store: Store, manifest: Ma
         )
     load_handler_modules()
     for _ in range(2):  # two workers in the same hour: one reminder job, one reminder
-        Worker(flow_store, periodic=True, poll_interval=0.01).run(threading.Event(), once=True)
+        flow_worker(flow_store, periodic=True, poll_interval=0.01).run(threading.Event(), once=True)
     with flow_store.reader() as session:
         kinds = session.execute(select(Job.kind)).scalars().all()
     assert kinds.count(reminders.REMIND_JOB) == 1

@@ -8,14 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from flowsupport import ALICE, confirmed_request, dump, run_jobs
+from flowsupport import ALICE, confirmed_request, dump, flow_worker, run_jobs
 
 from pledge.manifest.model import Manifest
 from pledge.requests.engine import Engine, Step
 from pledge.requests.model import DataRequest
 from pledge.requests.report import ErasureState
 from pledge.store.db import Store
-from pledge.store.jobs import Worker
 from pledge.store.tables import utcnow
 
 
@@ -42,7 +41,7 @@ def test_erasure_resumes_without_repeating(
     with pytest.raises(Crash):
         run_jobs(flow_store)
     # the lease runs out; another worker takes the job over
-    later = Worker(flow_store, clock=lambda: utcnow() + timedelta(hours=1), poll_interval=0.01)
+    later = flow_worker(flow_store, clock=lambda: utcnow() + timedelta(hours=1), poll_interval=0.01)
     later.run(threading.Event(), once=True)
     run_jobs(flow_store)
     with flow_store.reader() as session:

@@ -1,10 +1,12 @@
-"""The FastAPI application: `create_app(settings, store, holder)` builds one service instance.
+"""The FastAPI application: `build_app(installation)` builds one service instance.
 
 Nothing here is global: tests build as many apps as they like, each with its own store,
-manifest holder, rate limiter and metrics. `pledge serve` builds one per process and runs it
-with uvicorn. While it runs, a change feed (`pledge.api.changes`) keeps its caches in step
-with what other processes write, and the hot-path routes are answered by lean ASGI handlers
-before the FastAPI stack (`pledge.api.fastpath`).
+manifest holder, rate limiter and metrics (`create_app(settings, store, holder)` assembles
+the installation for them). `pledge serve` builds one per process from its installation
+(`pledge.runtime`) and runs it with uvicorn. While it runs, a change feed
+(`pledge.api.changes`) keeps its caches in step with what other processes write, and the
+hot-path routes are answered by lean ASGI handlers before the FastAPI stack
+(`pledge.api.fastpath`).
 """
 
 from __future__ import annotations
@@ -34,9 +36,10 @@ from pledge.api.state import AppState
 from pledge.config import Settings
 from pledge.consent.service import service_for
 from pledge.manifest_holder import ManifestHolder
+from pledge.runtime.installation import Installation
 from pledge.store.db import Store
 from pledge.store.errors import StoreError
-from pledge.store.jobs import WorkerThread, load_handler_modules
+from pledge.store.jobs import load_handler_modules
 
 log = logging.getLogger("pledge.api")
 
@@ -71,7 +74,28 @@ def create_app(
     lean_routes: bool = True,
     limiter: RateLimiter | None = None,
 ) -> PledgeAPI:
-    """A service over `store` serving the manifest `holder` has; with an embedded worker.
+    """`build_app` over an installation of these parts (tests build their parts themselves)."""
+    return build_app(
+        Installation(settings, store, holder),
+        start_worker=start_worker,
+        api_settings=api_settings,
+        access_log=access_log,
+        lean_routes=lean_routes,
+        limiter=limiter,
+    )
+
+
+def build_app(
+    installation: Installation,
+    *,
+    start_worker: bool = False,
+    api_settings: ApiSettings | None = None,
+    access_log: bool = False,
+    lean_routes: bool = True,
+    limiter: RateLimiter | None = None,
+) -> PledgeAPI:
+    """A service of `installation`, serving the manifest its holder has; with an embedded
+    worker of the same installation when `start_worker`.
 
     `lean_routes=False` answers every route through the FastAPI stack: the reference the
     lean routes are tested against. `limiter`: the public routes' rate limiter, when several
@@ -79,13 +103,12 @@ def create_app(
     """
     api = api_settings or ApiSettings()
     state = AppState(
-        settings=settings,
+        installation=installation,
         api=api,
-        store=store,
-        holder=holder,
         limiter=limiter or RateLimiter(api.public_rate, api.public_burst),
         start_worker=start_worker,
     )
+    store, holder = state.store, state.holder
 
     feed = ChangeFeed(store, [service_for(store), KeyRevocations(state.key_cache)])
 
@@ -94,7 +117,7 @@ def create_app(
         feed.start()
         if start_worker:
             load_handler_modules()
-            state.worker = WorkerThread(store)
+            state.worker = installation.worker_thread()
             state.worker.start()
             log.info("embedded worker started")
         try:

@@ -25,12 +25,16 @@ class ProblemDocument(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok", "degraded", "unavailable"] = Field(
+        description="ok; degraded: the API answers but requests are not being carried out "
+        "(see problems); unavailable: the database is not (HTTP 503)"
+    )
     version: str
     database: str
     manifest_digest: str
     manifest_loaded_at: datetime
     worker: Literal["running", "stopped", "disabled"]
+    problems: list[str] = Field(default_factory=list, description="Why it is not ok.")
 
 
 class AuditEventOut(BaseModel):

@@ -1,4 +1,8 @@
-"""What every request of one running service shares: settings, store, manifest, meters."""
+"""What every request of one running app shares: the installation, and the app's own meters.
+
+The installation (`pledge.runtime`) holds the settings, store and manifest every face
+shares; the rest here (rate limiter, metrics, key cache, embedded worker) belongs to this app.
+"""
 
 from __future__ import annotations
 
@@ -14,18 +18,17 @@ from pledge.api.service import HealthCheck
 from pledge.api.settings import ApiSettings
 from pledge.config import Settings
 from pledge.manifest_holder import ManifestHolder
+from pledge.runtime.installation import Installation
 from pledge.store.db import Store
 from pledge.store.jobs import WorkerThread
 
 
 @dataclass
 class AppState:
-    """The service's shared objects, reachable from any request as `state_of(request)`."""
+    """The app's shared objects, reachable from any request as `state_of(request)`."""
 
-    settings: Settings
+    installation: Installation
     api: ApiSettings
-    store: Store
-    holder: ManifestHolder
     limiter: RateLimiter
     metrics: Metrics = field(default_factory=lambda: Metrics())
     start_worker: bool = False
@@ -35,8 +38,24 @@ class AppState:
     key_cache: KeyCache = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.installation.holder is None:
+            raise ValueError("an app serves a manifest: the installation has none")
         self.health = HealthCheck(self.store)
         self.key_cache = KeyCache(self.api.key_cache_seconds)
+
+    @property
+    def settings(self) -> Settings:
+        return self.installation.settings
+
+    @property
+    def store(self) -> Store:
+        return self.installation.store
+
+    @property
+    def holder(self) -> ManifestHolder:
+        holder = self.installation.holder
+        assert holder is not None  # checked when built
+        return holder
 
     def worker_state(self) -> str:
         if not self.start_worker:

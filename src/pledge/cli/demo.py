@@ -1,23 +1,19 @@
-"""`pledge demo`: the example company, its product databases and the service, with no set-up."""
+"""`pledge demo`: the example company, its product databases and the service, with no set-up.
+
+The demo builds one installation (`pledge.runtime`) with the example manifest and its own
+product databases as the connections, and serves it: the API and the worker share both, so
+a request made in the privacy centre runs to its end. Nothing is written to the environment.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pledge.cli.output import fail
-from pledge.cli.serve import (
-    Service,
-    configure_logging,
-    load_holder,
-    prepare_store,
-    refuse_if_running,
-    run,
-)
-from pledge.config import get_settings
+from pledge.cli.serve import check_port_free, load_holder, run_or_exit
 from pledge.errors import PledgeError
 
 if TYPE_CHECKING:
@@ -43,47 +39,39 @@ def demo(
     ] = False,
 ) -> None:
     """Run Pledge on the fictional Lumen Systems, with product databases of fictional people."""
-    from pledge.demo import (
-        SEED,
-        export_connection_env,
-        find_example,
-        issue_admin_key,
-        prepare_databases,
-    )
+    from pledge.cli.db import store_errors
+    from pledge.config import ensure_private_dir, get_settings
+    from pledge.demo import SEED, connection_urls, find_example, issue_admin_key, prepare_databases
+    from pledge.runtime.installation import open_installation
+    from pledge.runtime.server import ServeOptions, configure_logging
 
     configure_logging("warning")
-    if data_dir is not None:
-        os.environ["PLEDGE_DATA_DIR"] = str(data_dir.expanduser().absolute())
-    settings = get_settings()
-    refuse_if_running(settings, port)
+    given = {"data_dir": data_dir.expanduser().absolute()} if data_dir is not None else {}
+    with store_errors():
+        settings = get_settings(**given).serving_at("127.0.0.1", port)
+    check_port_free(settings, port)
     try:
         example = manifest or find_example()
     except PledgeError as exc:
         fail(str(exc), 2)
     holder = load_holder(str(example))
     try:
+        ensure_private_dir(settings.data_dir)  # before anything is made inside it
         databases = prepare_databases(holder.manifest, settings.data_dir / "demo", people, SEED)
     except (PledgeError, OSError) as exc:
         fail(f"cannot create the demo databases: {exc}", 2)
-    export_connection_env(databases)
-    store = prepare_store()
-    _, secret = issue_admin_key(store)
-    base = f"http://127.0.0.1:{port}"
+    with store_errors():
+        installation = open_installation(
+            settings, holder=holder, connections=connection_urls(databases), migrate=True
+        )
+        _, secret = issue_admin_key(installation.store)
+    base = settings.public_url.rstrip("/")
 
     def ready() -> None:
         typer.echo(_banner(holder.manifest, databases, base, secret, people, not no_browser_hint))
 
-    run(
-        Service(
-            store.settings,
-            store,
-            holder,
-            host="127.0.0.1",
-            port=port,
-            start_worker=True,
-            on_ready=ready,
-        )
-    )
+    options = ServeOptions(host="127.0.0.1", port=port, start_worker=True, on_ready=ready)
+    run_or_exit(installation, options)
 
 
 def _banner(

@@ -10,8 +10,8 @@ from typing import Annotated, Any
 import typer
 
 from pledge.cli.output import fail
-from pledge.cli.runfiles import ServerRecord, live_servers, read_json
 from pledge.config import get_settings
+from pledge.runtime.runfiles import ServerRecord, live_servers, read_json
 
 
 def reload(

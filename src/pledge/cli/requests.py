@@ -11,29 +11,41 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from pledge.cli.db import cli_actor, open_store, store_errors
 from pledge.cli.output import fail
+from pledge.config import get_settings
 from pledge.manifest.model import Manifest
 from pledge.requests import reminders, service
-from pledge.requests.handlers import manifest_of
 from pledge.store.db import Store
-from pledge.store.jobs import Worker, load_handler_modules
+from pledge.store.jobs import load_handler_modules
+
+if TYPE_CHECKING:
+    from pledge.runtime.installation import Installation
 
 requests_app = typer.Typer(
     name="requests", help="Data subject requests: enter, list, act.", no_args_is_help=True
 )
 
 
-def _open() -> tuple[Store, Manifest]:
-    store = open_store()
+def _installation() -> Installation:
+    """The installation with the configured manifest (PLEDGE_MANIFEST), or exit 2 saying why."""
+    from pledge.runtime.installation import open_installation
+
     with store_errors():
-        store.vault  # noqa: B018  (opened outside any transaction)
-        return store, manifest_of(store)
+        settings = get_settings()
+        installation = open_installation(settings, manifest=settings.manifest)
+        installation.manifest  # noqa: B018  (no manifest configured: say so now)
+        return installation
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _open() -> tuple[Store, Manifest]:
+    installation = _installation()
+    return installation.store, installation.manifest
 
 
 def _echo(data: Any) -> None:
@@ -59,7 +71,8 @@ def submit(
     details: Annotated[str | None, typer.Option("--details")] = None,
 ) -> None:
     """Enter a request received by post or phone."""
-    store, manifest = _open()
+    installation = _installation()
+    store, manifest = installation.store, installation.manifest
     intake = service.Intake(
         kind=kind,
         email=email,
@@ -82,7 +95,7 @@ def submit(
         )
     typer.echo(f"{done.reference}  {done.id}  {done.state}  due {done.due_at:%Y-%m-%d}")
     if wait:
-        _wait(store, done.id)
+        _wait(installation, done.id)
 
 
 def _identities(pairs: list[str]) -> dict[str, str]:
@@ -95,9 +108,10 @@ def _identities(pairs: list[str]) -> dict[str, str]:
     return found
 
 
-def _wait(store: Store, request_id: str, timeout: float = 600.0) -> None:
+def _wait(installation: Installation, request_id: str, timeout: float = 600.0) -> None:
     load_handler_modules()
-    worker = Worker(store, poll_interval=0.05)
+    store = installation.store
+    worker = installation.worker(poll_interval=0.05)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         worker.run(threading.Event(), once=True)

@@ -1,19 +1,31 @@
-"""`pledge worker`: run job workers against the configured database until told to stop."""
+"""`pledge worker`: run job workers against the configured database until told to stop.
+
+The workers run in the installation (`pledge.runtime`) built from the settings: the manifest
+they execute requests with is `--manifest`, else PLEDGE_MANIFEST, else ./pledge.yaml when it
+exists. Without one, mail and other jobs still run, and a request's job fails at once with
+the reason (the request shows it) instead of waiting for ever. SIGHUP reloads the manifest.
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
 import threading
+from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pledge.cli.db import open_store, store_errors
 from pledge.cli.output import fail
-from pledge.store import jobs
-from pledge.store.migrations import require_current
+
+if TYPE_CHECKING:
+    from pledge.config import Settings
+    from pledge.manifest_holder import ManifestHolder
+
+#: Seconds a claim lasts unrenewed (`pledge.store.jobs.DEFAULT_LEASE_SECONDS`, kept in step).
+DEFAULT_LEASE_SECONDS = 300.0
+log = logging.getLogger("pledge.worker")
 
 
 def worker(
@@ -25,7 +37,7 @@ def worker(
     ] = None,
     lease_seconds: Annotated[
         float, typer.Option("--lease-seconds", min=1.0, help="How long a claim lasts unrenewed")
-    ] = jobs.DEFAULT_LEASE_SECONDS,
+    ] = DEFAULT_LEASE_SECONDS,
     poll_interval: Annotated[float, typer.Option("--poll-interval", min=0.01)] = 1.0,
     periodic: Annotated[
         bool,
@@ -34,49 +46,93 @@ def worker(
             help="Also enqueue periodic jobs, e.g. the hourly SLA reminders (default: yes)",
         ),
     ] = True,
+    manifest: Annotated[
+        str | None,
+        typer.Option(
+            "--manifest",
+            "-m",
+            help="Manifest requests run with; default $PLEDGE_MANIFEST or ./pledge.yaml",
+        ),
+    ] = None,
 ) -> None:
     """Run durable jobs; SIGTERM or Ctrl-C stops after the jobs in hand (twice: at once)."""
+    from pledge.cli.db import store_errors
+    from pledge.cli.serve import load_holder
+    from pledge.config import get_settings
+    from pledge.runtime.installation import open_installation
+    from pledge.store import jobs
+
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    store = open_store()
     with store_errors():
-        require_current(store)
-        store.vault  # noqa: B018  (key problems show now, not in the first job)
+        settings = get_settings()
+    path = _manifest_path(settings, manifest)
+    holder = load_holder(path) if path is not None else None
+    with store_errors():
+        installation = open_installation(settings, holder=holder)
     try:
         modules = jobs.load_handler_modules(imports or ())
     except ImportError as exc:
         fail(f"cannot import job handlers: {exc}", 2)
     kinds = sorted(jobs.handlers())
     every = [f"{p.kind} every {p.every}" for p in jobs.periodics().values() if periodic]
-    logging.getLogger("pledge.worker").info(
-        "worker up: %d thread(s), kinds %s (from %s), periodic %s",
+    log.info(
+        "worker up: %d thread(s), kinds %s (from %s), periodic %s, manifest %s",
         concurrency,
         kinds or "none",
         modules,
         every or "none",
+        path or "none (request jobs will fail: give --manifest)",
     )
     stop = threading.Event()
     _stop_on_signals(stop)
+    if holder is not None:
+        _reload_on_hup(holder)
     with store_errors():
         done = jobs.run_workers(
-            store,
+            installation.store,
             stop,
             concurrency=concurrency,
             once=once,
             lease_seconds=lease_seconds,
             poll_interval=poll_interval,
             periodic=periodic,
+            resources=installation.resources(),
         )
-    store.dispose()
+    installation.close()
     typer.echo(f"worker stopped after {done} job(s)", err=True)
+
+
+def _manifest_path(settings: Settings, given: str | None) -> str | None:
+    """The manifest to run with: given, configured, or ./pledge.yaml if there is one."""
+    from pledge.manifest.load import DEFAULT_MANIFEST
+
+    if given is not None:
+        return given
+    if settings.manifest is not None:
+        return str(settings.manifest)
+    return DEFAULT_MANIFEST if Path(DEFAULT_MANIFEST).is_file() else None
+
+
+def _reload_on_hup(holder: ManifestHolder) -> None:
+    """SIGHUP reloads the manifest (kept when the new one has errors), like `pledge serve`."""
+
+    def reload() -> None:
+        outcome = holder.reload()
+        log.info("manifest %s: %s", "reloaded" if outcome.ok else "kept", outcome.digest[:12])
+
+    def on_hup(_signum: int, _frame: FrameType | None) -> None:
+        threading.Thread(target=reload, name="pledge-reload", daemon=True).start()
+
+    signal.signal(signal.SIGHUP, on_hup)
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
     def handle(signum: int, _frame: FrameType | None) -> None:
         if stop.is_set():  # second signal: stop now; leases expire and jobs are retried
             raise SystemExit(128 + signum)
-        logging.getLogger("pledge.worker").info("stopping after the jobs in hand")
+        log.info("stopping after the jobs in hand")
         stop.set()
 
     signal.signal(signal.SIGTERM, handle)

@@ -12,7 +12,6 @@ whom to ask, and the request goes on.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,8 +23,16 @@ log = logging.getLogger("pledge.requests.forwarding")
 MAX_CONTACTS = 10
 
 
-def contacts(manifest: Manifest, system_key: str, identities: Mapping[str, list[str]]) -> list[str]:
-    """The privacy contacts of the customers controlling the person's data in `system_key`."""
+def contacts(
+    manifest: Manifest,
+    system_key: str,
+    identities: Mapping[str, list[str]],
+    environ: Mapping[str, str],
+) -> list[str]:
+    """The privacy contacts of the customers controlling the person's data in `system_key`.
+
+    `environ` holds the connections' URLs (the installation's, see `pledge.runtime`).
+    """
     system = manifest.systems[system_key]
     ref = system.controller
     if ref is None or not ref.contact_field or system.connection is None:
@@ -35,7 +42,7 @@ def contacts(manifest: Manifest, system_key: str, identities: Mapping[str, list[
     if connection is None or factory is None:
         return []
     try:
-        connector = factory(system.connection, connection, os.environ)
+        connector = factory(system.connection, connection, environ)
     except Exception as exc:
         log.warning("cannot open %s to find its controller: %s", system_key, type(exc).__name__)
         return []

@@ -10,7 +10,10 @@ whom to ask, the controlling customer is told of the request.
 the workers once an hour, mails the privacy team about requests due soon or overdue.
 
 A failure the job cannot get past (a plan that does not fit the stores, verification that
-finds data left) marks the request `failed`, with the step and counts, for staff to retry.
+finds data left) marks the request `failed`, with the step and counts, for staff to retry; so
+does a job that fails for good before its work begins (no manifest in force in the worker),
+with the reason. The manifest and the connections' environment come from the job context
+(the installation, `pledge.runtime`), never from the process environment.
 """
 
 from __future__ import annotations
@@ -18,17 +21,13 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from pledge.errors import ConfigError
-from pledge.manifest.load import load_manifest
 from pledge.manifest.model import Manifest
 from pledge.policy import route_request
 from pledge.requests import flags, package, reminders
@@ -46,7 +45,7 @@ from pledge.requests.service import (
 )
 from pledge.requests.verification import installation_key
 from pledge.store import audit
-from pledge.store.db import Store, store_of
+from pledge.store.db import store_of
 from pledge.store.jobs import JobContext, handler, periodic
 from pledge.store.tables import utcnow
 
@@ -55,28 +54,16 @@ log = logging.getLogger("pledge.requests.jobs")
 #: Attempts of one execution job before the request is marked failed.
 ATTEMPTS = 3
 _STATE_AAD = b"pledge/erasure-state/v1"
-_manifests: dict[tuple[str, float], Manifest] = {}
 
-#: Finds a processor system's controlling customer's privacy contacts for the identities;
-#: replaceable (tests, other resolvers). Default: `pledge.requests.forwarding.contacts`.
-ContactResolver = Callable[[Manifest, str, Mapping[str, list[str]]], list[str]]
-
-
-def manifest_of(store: Store) -> Manifest:
-    """The manifest the installation serves (PLEDGE_MANIFEST), reloaded when it changes."""
-    path = store.settings.manifest
-    if path is None:
-        raise ConfigError("PLEDGE_MANIFEST is not set: the worker cannot execute requests")
-    resolved = Path(path).resolve()
-    key = (str(resolved), resolved.stat().st_mtime)
-    if key not in _manifests:
-        _manifests.clear()
-        _manifests[key] = load_manifest(resolved)
-    return _manifests[key]
+#: Finds a processor system's controlling customer's privacy contacts for the identities,
+#: reading the connections' URLs from the environment given; replaceable (tests, other
+#: resolvers). Default: `pledge.requests.forwarding.contacts`.
+ContactResolver = Callable[[Manifest, str, Mapping[str, list[str]], Mapping[str, str]], list[str]]
 
 
-def open_engine(session: Session, manifest: Manifest) -> Engine:
-    return Engine.open(manifest, os.environ, masking_key=installation_key(session, "masking"))
+def open_engine(ctx: JobContext, manifest: Manifest) -> Engine:
+    key = installation_key(ctx.session, "masking")
+    return Engine.open(manifest, ctx.environ, masking_key=key)
 
 
 # --- steps ---------------------------------------------------------------------------------
@@ -108,13 +95,22 @@ def _step(
 # --- the job -------------------------------------------------------------------------------
 
 
-@handler(EXECUTE_JOB, backoff_base=5.0)
+def failed_for_good(session: Session, payload: Mapping[str, Any], reason: str) -> None:
+    """The execution job failed for good: its request, if still running, fails with the reason."""
+    req = session.get(DataRequest, payload.get("request_id"), populate_existing=True)
+    if req is None or req.state != "in_progress":
+        return
+    log.warning("request %s failed: its job failed for good", req.reference)
+    _fail(session, req, {"error": "job_failed", "reason": reason})
+
+
+@handler(EXECUTE_JOB, backoff_base=5.0, on_failure=failed_for_good)
 def execute(ctx: JobContext) -> None:
     session = ctx.session
     req = session.get(DataRequest, ctx.payload["request_id"], populate_existing=True)
     if req is None or req.state != "in_progress":
         return  # purged, denied or finished meanwhile: nothing to do
-    manifest = manifest_of(ctx.store)
+    manifest = ctx.manifest  # NoManifestError fails the job, and so the request, at once
     try:
         _run(ctx, manifest, req)
     except UnprovenIdentity as exc:
@@ -143,21 +139,21 @@ def _run(ctx: JobContext, manifest: Manifest, req: DataRequest) -> None:
     private.identity_map()  # UnprovenIdentity before anything is read, changed or mailed
     routing = route_request(manifest)
     if routing.only_forwarded:
-        _forward(session, manifest, req, private, routing.forwarded)
+        _forward(session, manifest, req, private, routing.forwarded, ctx.environ)
         transition(session, req, "forwarded", actor="system")
         return
     if req.kind in ("access", "portability"):
-        _access(session, manifest, req, private)
+        _access(ctx, manifest, req, private)
     elif req.kind == "erasure":
         _erasure(ctx, manifest, req, private)  # completes (and shreds) itself
         return
     elif req.kind == "rectification":
-        _rectify(session, manifest, req, private)
+        _rectify(ctx, manifest, req, private)
     else:
         _flag(session, manifest, req, private)
     if req.state == "failed":
         return
-    _forward(session, manifest, req, private, routing.forwarded)
+    _forward(session, manifest, req, private, routing.forwarded, ctx.environ)
     transition(session, req, "completed", actor="system", details=_summary(req))
 
 
@@ -174,8 +170,9 @@ def _fail(session: Session, req: DataRequest, detail: Mapping[str, Any]) -> None
 # --- access and portability ----------------------------------------------------------------
 
 
-def _access(session: Session, manifest: Manifest, req: DataRequest, private: Private) -> None:
-    engine = open_engine(session, manifest)
+def _access(ctx: JobContext, manifest: Manifest, req: DataRequest, private: Private) -> None:
+    session = ctx.session
+    engine = open_engine(ctx, manifest)
     try:
         _step(session, req, 1, "read", "running")
         result = engine.access(private.identity_map())
@@ -244,7 +241,7 @@ def _erasure(ctx: JobContext, manifest: Manifest, req: DataRequest, private: Pri
     still as collected and deletes only rows still there.
     """
     session = ctx.session
-    engine = open_engine(session, manifest)
+    engine = open_engine(ctx, manifest)
     try:
         plan = engine.erasure_plan()
         progress = ctx.progress or {}
@@ -268,7 +265,7 @@ def _erasure(ctx: JobContext, manifest: Manifest, req: DataRequest, private: Pri
     if report.status != "completed":
         _fail(session, req, {"left": {c.collection: c.left_rows for c in report.left}})
         return
-    _finish_erasure(session, manifest, req, private, report, len(plan.steps) + 1)
+    _finish_erasure(ctx, manifest, req, private, report, len(plan.steps) + 1)
 
 
 def _step_detail(node: str | None, state: ErasureState) -> dict[str, Any]:
@@ -282,7 +279,7 @@ def _changed(report: ErasureReport) -> int:
 
 
 def _finish_erasure(
-    session: Session,
+    ctx: JobContext,
     manifest: Manifest,
     req: DataRequest,
     private: Private,
@@ -293,8 +290,9 @@ def _finish_erasure(
 
     The referral mails to the person are queued before, also in clear, for the same reason.
     """
+    session = ctx.session
     routing = route_request(manifest)
-    _forward(session, manifest, req, private, routing.forwarded, sealed=False)
+    _forward(session, manifest, req, private, routing.forwarded, ctx.environ, sealed=False)
     notes = [
         f"{c.system}/{c.collection}: " + ", ".join(c.kept_fields)
         for c in report.collections
@@ -325,8 +323,9 @@ def _finish_erasure(
 # --- rectification, restriction, objection, opt-out, sensitive-data limit ------------------
 
 
-def _rectify(session: Session, manifest: Manifest, req: DataRequest, private: Private) -> None:
-    engine = open_engine(session, manifest)
+def _rectify(ctx: JobContext, manifest: Manifest, req: DataRequest, private: Private) -> None:
+    session = ctx.session
+    engine = open_engine(ctx, manifest)
     try:
         report = engine.rectify(private.identity_map(), private.corrections)
     finally:
@@ -386,6 +385,7 @@ def _forward(
     req: DataRequest,
     private: Private,
     systems: tuple[str, ...],
+    environ: Mapping[str, str],
     *,
     sealed: bool = True,
 ) -> None:
@@ -409,7 +409,7 @@ def _forward(
             kind="request_referred",
             sealed=sealed,
         )
-        contacts = forwarding.resolver(manifest, key, private.identity_map())
+        contacts = forwarding.resolver(manifest, key, private.identity_map(), environ)
         for n, contact in enumerate(contacts):
             mail(
                 session,
@@ -485,10 +485,10 @@ def purge_request(session: Session, req: DataRequest, now: datetime) -> None:
 @handler(reminders.REMIND_JOB)
 def remind(ctx: JobContext) -> None:
     """Mail the privacy team about requests newly due soon or overdue (once each)."""
-    if ctx.store.settings.manifest is None:
-        log.debug("no SLA reminders: PLEDGE_MANIFEST is not set")
+    if ctx.resources.manifest is None:
+        log.debug("no SLA reminders: this worker has no manifest")
         return
-    reminders.remind(ctx.session, manifest_of(ctx.store))
+    reminders.remind(ctx.session, ctx.manifest)
 
 
 periodic(reminders.REMIND_JOB, reminders.REMIND_EVERY)

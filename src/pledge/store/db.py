@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -21,7 +22,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from pledge.config import Settings, ensure_private_dir, get_settings
+from pledge.config import Settings, ensure_private_dir, ensure_private_file, get_settings
 from pledge.errors import ConfigError
 from pledge.store.errors import StoreError
 
@@ -150,6 +151,7 @@ class Store:
         self.url = normalise_url(settings.database_url)
         if self.url.get_backend_name() == "sqlite" and engine is None:
             ensure_private_dir(settings.data_dir)
+            _create_private(self.url)
         self.engine = engine or create_engine_for(self.url)
         info = {"pledge_store": self}
         self._writer = sessionmaker(bind=self.engine, expire_on_commit=False, info=info)
@@ -264,6 +266,15 @@ def _compact_pending(session: Session) -> None:
         return  # a savepoint was released (after_commit fires for those too)
     if session.info.pop(_COMPACT, False):
         store_of(session).checkpoint_wal()
+
+
+def _create_private(url: URL) -> None:
+    """Create a SQLite database file owner-only before SQLite makes it with the umask's mode."""
+    name = url.database
+    if name and name != ":memory:" and not name.startswith("file:"):
+        path = Path(name)
+        if path.parent.is_dir():
+            ensure_private_file(path)
 
 
 def store_of(session: Session) -> Store:

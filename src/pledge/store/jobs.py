@@ -18,7 +18,9 @@ handler opens it with `unseal` when it runs. A handler registered with `keep=` a
 payload cut down to those keys when its job is done, in the same fenced update, so a done job
 carries nothing personal at all (a second line of defence). Kinds registered with
 `periodic()` are enqueued by workers once per time window, keyed by the window, so any number
-of workers makes one job per window.
+of workers makes one job per window. A handler registered with `on_failure=` is told, in the
+transaction that marks its job failed for good, so the work the job stood for (a request) never
+stays "running".
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import importlib
 import importlib.util
 import json
 import logging
+import os
 import pkgutil
 import random
 import re
@@ -38,7 +41,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -49,6 +52,9 @@ from sqlalchemy.orm import Session
 from pledge.store.db import Store, store_of
 from pledge.store.errors import LeaseLostError, StoreError, VaultError
 from pledge.store.tables import JOB_STATES, Job, table, utcnow
+
+if TYPE_CHECKING:
+    from pledge.manifest.model import Manifest
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +74,31 @@ class PermanentJobError(Exception):
     """Raised by a handler when retrying cannot help (bad payload): the job fails at once."""
 
 
+class NoManifestError(PermanentJobError):
+    """The worker was given no manifest, so a job that needs one cannot start."""
+
+
+NO_MANIFEST = (
+    "no manifest is in force in the worker that took this job; start it with --manifest "
+    "(or PLEDGE_MANIFEST) and retry"
+)
+
+#: Told `(session, payload, reason)` when a job fails for good, in the same transaction.
+FailureHook = Callable[[Session, Mapping[str, Any], str], None]
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What the installation lends every job beside the store (see `pledge.runtime`).
+
+    `manifest` returns the manifest in force now (the installation's holder, so a reload
+    reaches the next job); `environ` is where the connections' `url_env` are looked up.
+    """
+
+    manifest: Callable[[], Manifest] | None = None
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+
 @dataclass(frozen=True)
 class HandlerSpec:
     kind: str
@@ -76,6 +107,7 @@ class HandlerSpec:
     backoff_cap: float = 3600.0
     #: Payload keys a done job keeps (None: all); the rest is scrubbed on completion.
     keep: frozenset[str] | None = None
+    on_failure: FailureHook | None = None
 
     def done_payload(self, payload: Mapping[str, Any]) -> dict[str, Any] | None:
         """The payload to store once done, or None to leave it as it is."""
@@ -111,16 +143,18 @@ def handler(
     backoff_base: float = 2.0,
     backoff_cap: float = 3600.0,
     keep: Iterable[str] | None = None,
+    on_failure: FailureHook | None = None,
 ) -> Callable[[Callable[[JobContext], Any]], Callable[[JobContext], Any]]:
     """Register the function that runs jobs of `kind` (`@handler("mail.send")`).
 
     `keep` names the payload keys a done job keeps; give it for kinds whose payload holds
-    personal data, so nothing of it outlives the work.
+    personal data, so nothing of it outlives the work. `on_failure` records a job's failure
+    for good where its users look (a request's state), in the transaction that fails the job.
     """
     kept = frozenset(keep) if keep is not None else None
 
     def register(fn: Callable[[JobContext], Any]) -> Callable[[JobContext], Any]:
-        _HANDLERS[kind] = HandlerSpec(kind, fn, backoff_base, backoff_cap, kept)
+        _HANDLERS[kind] = HandlerSpec(kind, fn, backoff_base, backoff_cap, kept, on_failure)
         return fn
 
     return register
@@ -279,6 +313,13 @@ def count_by_state(session: Session) -> dict[str, int]:
     return counts
 
 
+def failed_since(session: Session, since: datetime) -> int:
+    """Jobs that failed for good since `since` (for health: is the worker getting work done?)."""
+    query = select(func.count()).select_from(Job)
+    query = query.where(Job.state == "failed", Job.finished_at >= since)
+    return int(session.execute(query).scalar_one())
+
+
 # -- running ------------------------------------------------------------------------------
 
 
@@ -297,7 +338,8 @@ class Claim:
 
 @dataclass
 class JobContext:
-    """What a handler gets: its job, the store, and the transaction the job completes in."""
+    """What a handler gets: its job, the store, the transaction the job completes in, and
+    what the installation lends it (`ctx.manifest`, `ctx.environ`)."""
 
     store: Store
     session: Session
@@ -308,6 +350,19 @@ class JobContext:
     progress: dict[str, Any] | None
     _token: str = field(repr=False)
     _lease: timedelta = field(repr=False)
+    resources: Resources = field(default_factory=Resources, repr=False)
+
+    @property
+    def manifest(self) -> Manifest:
+        """The manifest in force (NoManifestError, failing the job at once, when none is)."""
+        if self.resources.manifest is None:
+            raise NoManifestError(NO_MANIFEST)
+        return self.resources.manifest()
+
+    @property
+    def environ(self) -> Mapping[str, str]:
+        """Where the manifest's connections find their URLs (`url_env`)."""
+        return self.resources.environ
 
     def checkpoint(self, state: Mapping[str, Any]) -> None:
         """Commit the work done so far together with `state`, and extend the lease.
@@ -367,8 +422,10 @@ class Worker:
         clock: Callable[[], datetime] = utcnow,
         rng: Callable[[], float] = random.random,
         periodic: bool = False,
+        resources: Resources | None = None,
     ) -> None:
         self.store = store
+        self.resources = resources or Resources()
         self.kinds = sorted(kinds if kinds is not None else _HANDLERS)
         self.lease = timedelta(seconds=lease_seconds)
         self.poll_interval = poll_interval
@@ -477,6 +534,7 @@ class Worker:
                     job.progress,
                     job.token,
                     self.lease,
+                    self.resources,
                 )
                 spec.run(ctx)
                 now = self.clock()
@@ -513,6 +571,8 @@ class Worker:
         try:
             with self.store.transaction() as session:
                 _fenced_update(session, job.id, job.token, **values)
+                if final and spec.on_failure is not None:
+                    spec.on_failure(session, job.payload, error)
         except LeaseLostError:
             return
         log.warning(
@@ -542,6 +602,9 @@ class Worker:
                 lease_expires_at=None,
                 last_error=error,
             )
+            spec = _HANDLERS.get(job.kind)
+            if spec is not None and spec.on_failure is not None:
+                spec.on_failure(session, job.payload, error)
         log.warning("job %s (%s): %s", job.id, job.kind, error)
 
 
@@ -597,6 +660,7 @@ def run_workers(
     lease_seconds: float = DEFAULT_LEASE_SECONDS,
     poll_interval: float = 1.0,
     periodic: bool = True,
+    resources: Resources | None = None,
 ) -> int:
     """Run `concurrency` workers in threads until `stop` (or the queue is drained, `once`).
 
@@ -606,7 +670,11 @@ def run_workers(
 
     def loop() -> None:
         worker = Worker(
-            store, lease_seconds=lease_seconds, poll_interval=poll_interval, periodic=periodic
+            store,
+            lease_seconds=lease_seconds,
+            poll_interval=poll_interval,
+            periodic=periodic,
+            resources=resources,
         )
         results.append(worker.run(stop, once=once))
 

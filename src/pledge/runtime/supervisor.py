@@ -4,8 +4,9 @@ The supervisor holds one listening socket per worker (SO_REUSEPORT on Linux, so 
 spreads connections; one shared socket elsewhere). It records manifest loads and reloads in the
 audit log once, forwards SIGHUP to every worker and reports to `pledge reload` only when all
 have answered, restarts a worker that dies (within limits), and stops them all on SIGTERM.
-Only the first worker runs the embedded job worker. The single-process service, which each
-worker runs, is in `pledge.cli.serve`.
+Only the first worker runs the embedded job worker. Each worker builds its own installation
+from the same settings, manifest file and connections; the single-process service, which
+each runs, is in `pledge.runtime.server`.
 """
 
 from __future__ import annotations
@@ -20,28 +21,29 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from pledge.cli.db import store_errors
-from pledge.cli.output import fail
-from pledge.cli.runfiles import claimed, run_dir
-from pledge.cli.serve import (
+from pledge.config import Settings
+from pledge.runtime.installation import Installation
+from pledge.runtime.runfiles import claimed, run_dir
+from pledge.runtime.server import (
     GRACEFUL_SECONDS,
-    Service,
+    ServeError,
+    ServeOptions,
     catch_stop_signals,
     configure_logging,
     reload_and_record,
     reload_status,
-    service_url,
+    serving_holder,
     settle,
     uvicorn_server,
     write_reload_status,
 )
-from pledge.config import Settings
 
 if TYPE_CHECKING:
     import uvicorn
@@ -59,6 +61,8 @@ class WorkerSpec:
 
     settings: Settings
     manifest: str
+    #: Where the manifest's connections find their URLs (the parent installation's).
+    connections: Mapping[str, str]
     host: str
     port: int
     access_log: bool
@@ -105,21 +109,20 @@ def listen_sockets(host: str, port: int, count: int) -> list[socket.socket]:
 
 
 def worker_main(spec: WorkerSpec, index: int, sock: socket.socket, answers: Any) -> None:
-    """One API process of `--workers`: its own store, manifest holder, app and caches."""
-    from pledge.api.app import create_app
+    """One API process of `--workers`: its own installation, app and caches."""
+    from pledge.api.app import build_app
     from pledge.api.ratelimit import SharedRateLimiter
     from pledge.api.settings import ApiSettings
-    from pledge.manifest_holder import ManifestHolder
-    from pledge.store.db import Store
+    from pledge.runtime.installation import open_installation
 
     configure_logging(spec.log_level)
-    store = Store(spec.settings)
-    holder = ManifestHolder(spec.manifest)
+    installation = open_installation(
+        spec.settings, manifest=spec.manifest, connections=spec.connections
+    )
+    holder = serving_holder(installation)
     api = ApiSettings()
-    app = create_app(
-        spec.settings,
-        store,
-        holder,
+    app = build_app(
+        installation,
         start_worker=spec.job_worker,
         access_log=spec.access_log,
         api_settings=api,
@@ -142,7 +145,7 @@ def worker_main(spec: WorkerSpec, index: int, sock: socket.socket, answers: Any)
     try:
         server.run(sockets=[sock])
     finally:
-        store.dispose()
+        installation.close()
 
 
 def _stop_when_orphaned(server: uvicorn.Server) -> None:
@@ -164,27 +167,33 @@ class Supervisor:
     """Runs `count` worker processes and keeps them running, reloaded and stopped together."""
 
     def __init__(
-        self, service: Service, count: int, sockets: list[socket.socket], buckets: Path
+        self,
+        installation: Installation,
+        options: ServeOptions,
+        sockets: list[socket.socket],
+        buckets: Path,
     ) -> None:
-        self.service = service
+        self.installation = installation
+        self.options = options
         self.sockets = sockets
         self.buckets = buckets
         self.context = multiprocessing.get_context("spawn")  # no inherited threads or locks
         self.answers: Any = self.context.Queue()
-        self.processes: list[BaseProcess | None] = [None] * count
+        self.processes: list[BaseProcess | None] = [None] * options.workers
         self.restarts: deque[float] = deque()
         self.stopping = self.failed = self.reload_asked = False
 
     def spec(self, index: int) -> WorkerSpec:
-        service = self.service
+        options, installation = self.options, self.installation
         return WorkerSpec(
-            service.settings,
-            service.holder.path,
-            service.host,
-            service.port,
-            service.access_log,
-            service.log_level,
-            job_worker=service.start_worker and index == 0,
+            installation.settings,
+            serving_holder(installation).path,
+            dict(installation.connections),
+            options.host,
+            options.port,
+            options.access_log,
+            options.log_level,
+            job_worker=options.start_worker and index == 0,
             buckets=self.buckets,
         )
 
@@ -245,7 +254,7 @@ class Supervisor:
 
     def reload(self) -> None:
         """Reload (recorded once, here), then every worker; report when all have answered."""
-        outcome = reload_and_record(self.service, "signal:SIGHUP")
+        outcome = reload_and_record(self.installation, "signal:SIGHUP")
         sent = time.time()
         waiting = {}
         for index, process in self.live():
@@ -262,7 +271,7 @@ class Supervisor:
             status["ok"] = False
             status["errors"].append(f"worker {index}: no answer to the reload")
         status["at"] = time.time()
-        write_reload_status(self.service, status)
+        write_reload_status(self.installation.settings, self.options.port, status)
 
     def _answers(self, expected: set[int], since: float) -> list[WorkerReload]:
         found: list[WorkerReload] = []
@@ -291,29 +300,33 @@ class Supervisor:
                 process.join(5)
 
 
-def run_workers(service: Service) -> None:
-    """`run` with `service.workers` API processes under one supervising process."""
+def run_workers(installation: Installation, options: ServeOptions) -> None:
+    """`run` with `options.workers` API processes under one supervising process."""
     from pledge.api.ratelimit import create_bucket_file
     from pledge.api.service import record_manifest_in_force
 
-    url = service_url(service)
+    url = options.url
     try:
-        sockets = listen_sockets(service.host, service.port, service.workers)
+        sockets = listen_sockets(options.host, options.port, options.workers)
     except OSError as exc:
-        fail(f"could not start on {url} ({exc.strerror or exc}; is the port in use?)", 1)
-    buckets = run_dir(service.settings) / f"serve-{service.port}.buckets"
-    supervisor = Supervisor(service, service.workers, sockets, buckets)
-    with store_errors(), claimed(service.settings, service.port, url):
+        raise ServeError(
+            f"could not start on {url} ({exc.strerror or exc}; is the port in use?)"
+        ) from exc
+    settings = installation.settings
+    buckets = run_dir(settings) / f"serve-{options.port}.buckets"
+    supervisor = Supervisor(installation, options, sockets, buckets)
+    with claimed(settings, options.port, url):
         create_bucket_file(buckets)
-        record_manifest_in_force(service.store, service.holder.manifest.digest, "serve")
-        log.info("%d workers at %s", service.workers, url)
+        digest = serving_holder(installation).manifest.digest
+        record_manifest_in_force(installation.store, digest, "serve")
+        log.info("%d workers at %s", options.workers, url)
         try:
             ok = supervisor.run()
         finally:
             for sock in set(sockets):
                 sock.close()
             buckets.unlink(missing_ok=True)
-            service.store.dispose()
+            installation.close()
     if not ok:
-        fail("stopped: the API workers kept exiting (see the log above)", 1)
+        raise ServeError("stopped: the API workers kept exiting (see the log above)")
     log.info("stopped")
