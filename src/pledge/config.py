@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     checkpoint_every: int = Field(
         default=1000, ge=1, description="Sign an audit checkpoint every this many events."
     )
+    phone_region: str = Field(
+        default="US",
+        pattern=r"^[A-Za-z]{2}$",
+        description="Country a phone number without country code is read in (blind index).",
+    )
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:
