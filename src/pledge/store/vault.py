@@ -117,7 +117,10 @@ class Vault:
         any transaction (`store.vault` does this lazily), so SQLite's one writer is free.
         """
         keyring = _open_keyring(store)
-        region = store.settings.phone_region
+        try:
+            region = identities.check_region(store.settings.phone_region)
+        except identities.InvalidIdentity as exc:
+            raise ConfigError(f"PLEDGE_PHONE_REGION: {exc}") from None
         with store.reader() as session:
             row = session.get(VaultKey, INDEX_SECRET)
         if row is None:
