@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from dsr_shop import BACKENDS, database, driver_url
 from hypothesis import given
 from hypothesis import strategies as st
-from dsr_shop import BACKENDS, database, driver_url
 
 from pledge.connectors import ConnectorConfigError, ConnectorError, open_connectors
 from pledge.connectors.base import ReadSpec, TableName

@@ -16,7 +16,9 @@ REGIONS = st.sampled_from(["NO", "GB", "US", "DE", "NL", "FR", "JP", "BR"])
 
 
 def respell(text: str, flips: list[bool]) -> str:
-    return "".join(c.upper() if f and len(c.upper()) == 1 else c for c, f in zip(text, flips))
+    return "".join(
+        c.upper() if f and len(c.upper()) == 1 else c for c, f in zip(text, flips, strict=False)
+    )
 
 
 @given(LOCAL, DOMAIN, st.lists(st.booleans(), min_size=60, max_size=60), st.sampled_from(["", " "]))
@@ -35,8 +37,11 @@ def test_different_mailboxes_stay_different(a: str, b: str, domain: str) -> None
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [("a.b@x.example", "ab@x.example"), ("ab+news@x.example", "ab@x.example"),
-     ("straße@x.example", "strasse@x.example")],
+    [
+        ("a.b@x.example", "ab@x.example"),
+        ("ab+news@x.example", "ab@x.example"),
+        ("straße@x.example", "strasse@x.example"),
+    ],
 )
 def test_no_provider_rules_merge_two_people(a: str, b: str) -> None:
     assert normalise("email", a) != normalise("email", b)
@@ -64,7 +69,7 @@ def test_a_phone_number_written_any_way_is_one_identity(region: str, data: st.Da
     spaced = data.draw(st.sampled_from(written))
     gaps = data.draw(st.lists(st.sampled_from(["", " ", "-"]), min_size=40, max_size=40))
     digits_only = spaced.replace(" ", "").replace("-", "")
-    respaced = digits_only[0] + "".join(g + c for g, c in zip(gaps, digits_only[1:]))
+    respaced = digits_only[0] + "".join(g + c for g, c in zip(gaps, digits_only[1:], strict=False))
     assert normalise("phone", respaced, region) == e164
     assert normalise("phone", spaced, region) == e164
 

@@ -17,8 +17,8 @@ from pledge.store import ShreddedError, Store, VaultError, audit
 from pledge.store.errors import IdentityError
 from pledge.store.keyfiles import MasterKey, old_path, read_key, replace_key
 from pledge.store.migrations import upgrade
-from pledge.store.rotation import rotate_master
 from pledge.store.reindex import needs_reindex, reindex
+from pledge.store.rotation import rotate_master
 from pledge.store.tables import AuditEvent, Identity, Subject, VaultKey
 from pledge.store.vault import INDEX_FORMAT, normalise, seal_identity
 

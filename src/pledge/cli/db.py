@@ -54,10 +54,10 @@ def upgrade_command() -> None:
     with store_errors():
         before = current(store)
         after = upgrade(store)
-        stale = needs_reindex(store)
-        report = reindex(store, actor=cli_actor()) if stale else None
     change = "already up to date" if before == after else f"migrated from {before or 'empty'}"
     typer.echo(f"{where(store)}: at revision {after} ({change})")
+    with store_errors():
+        report = reindex(store, actor=cli_actor()) if needs_reindex(store) else None
     if report is not None:
         typer.echo(f"{report.checked} identities re-indexed for {report.new_format}")
         if report.conflicts:

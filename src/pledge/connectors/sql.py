@@ -464,7 +464,7 @@ class SqlConnector(Connector):
         return "lower"
 
     def _pg_fold_mode(self, cursor: Any, table: _Table, column: str) -> FoldMode:
-        """"ranges" when the column has a plain index, no index on lower(column), and a
+        """ "ranges" when the column has a plain index, no index on lower(column), and a
         byte-order collation (where every case spelling of a prefix is one index range)."""
         name = table.info.name
         sql = (

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from pledge.store import audit
 from pledge.store.db import Store
 from pledge.store.tables import Identity, Subject, VaultKey, utcnow
-from pledge.store.vault import INDEX_FORMAT
+from pledge.store.vault import INDEX_FORMAT, INDEX_SECRET, index_format
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,17 @@ class ReindexReport:
 
 
 def needs_reindex(store: Store) -> bool:
-    """Whether the stored indexes were computed with other rules than this version's."""
+    """Whether stored indexes were computed with other rules than this version's.
+
+    Reads the database only (no master key): a database without an index secret has no
+    index yet, and its vault starts in the current format.
+    """
     with store.reader() as session:
-        return store.vault.stored_index_format(session) != store.vault.index_format
+        rows = session.execute(select(VaultKey.name, VaultKey.key_id)).all()
+    names = {name: key_id for name, key_id in rows}
+    if INDEX_SECRET not in names:
+        return False
+    return names.get(INDEX_FORMAT) != index_format(store.settings.phone_region)
 
 
 def reindex(store: Store, *, actor: str = "system", batch_size: int = 500) -> ReindexReport:

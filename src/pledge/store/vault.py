@@ -89,9 +89,7 @@ class ShredResult:
 class Vault:
     """Subject keys and identities; open it with `store.vault` (one per process)."""
 
-    def __init__(
-        self, keyring: Keyring, index_secret: bytes, region: str = DEFAULT_REGION
-    ) -> None:
+    def __init__(self, keyring: Keyring, index_secret: bytes, region: str = DEFAULT_REGION) -> None:
         self.keyring = keyring
         self.region = region.upper()
         """Where a phone number without country code is read (`PLEDGE_PHONE_REGION`)."""
