@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import random
+import re
 import secrets
 import statistics
 import sys
@@ -80,6 +81,7 @@ def substitute(
 ) -> list[tuple[str, list[Any]]]:
     """The recorded statements of subject `old`, for subject `new` (keys and e-mail swapped)."""
     old_mail, new_mail = email.format(old), email.format(new)
+    lead = email.split("{}")[0]
 
     def swap(value: Any) -> Any:
         if isinstance(value, list):
@@ -90,6 +92,9 @@ def substitute(
             return new
         if isinstance(value, str) and value in (old_mail, old_mail.lower()):
             return new_mail
+        if isinstance(value, str) and value.lower().startswith(lead):
+            # an index range of the address's case spellings (`u1@ben` .. `u1@beo`)
+            return re.sub(rf"(?<![0-9]){old}(?![0-9])", str(new), value, count=1)
         return value
 
     return [(sql, [swap(p) for p in params]) for sql, params in log]

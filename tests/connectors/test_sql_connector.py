@@ -250,3 +250,27 @@ def test_every_case_spelling_lies_in_one_of_the_ranges(value: str, data: st.Data
     ranges = _ranges([lowered])
     assert any(lo <= spelling < hi for lo, hi in ranges)
     assert len(ranges) <= 2**4  # at most four letters of the prefix are spelled both ways
+
+
+def test_each_store_is_asked_how_to_stay_on_its_index(url: str) -> None:
+    """PostgreSQL: byte-order ranges on a plain index, lower() when indexed so; MariaDB: its
+    case-insensitive collation; SQLite: lower() on every row. The rows are the same."""
+    spec = ReadSpec(CONTACTS, ("id", "email"), (0,))
+    expected = {
+        "postgresql": ["ranges", "lower"],
+        "mysql": ["native", "native"],
+        "sqlite": ["lower", "lower"],
+    }
+    for round in range(2):
+        opened = SqlConnector("test_db", driver_url(url))
+        try:
+            rows = opened.read(spec, {"email": ["MIXED.case@x.example"]}, fold={"email"})
+            assert {r[0] for r in rows} == {1, 2, 3}
+            assert opened._folds[(CONTACTS, "email")] == expected[opened._backend][round]
+        finally:
+            opened.close()
+        if url.startswith("postgresql") and round == 0:
+            engine = sa.create_engine(driver_url(url))
+            with engine.begin() as conn:
+                conn.exec_driver_sql("CREATE INDEX contacts_lower ON contacts (lower(email))")
+            engine.dispose()
