@@ -306,8 +306,14 @@ def test_concurrent_find_or_create_returns_one_subject(store: Store) -> None:
 # --- one person, one identity ------------------------------------------------------------------
 
 
+def use_region(store: Store, region: str) -> None:
+    """As if PLEDGE_PHONE_REGION=region (the vault is already open)."""
+    store.settings.phone_region = region
+    store.vault.region = region
+
+
 def test_spellings_of_one_identity_find_one_subject(store: Store) -> None:
-    store.vault.region = "NO"  # as PLEDGE_PHONE_REGION=NO
+    use_region(store, "NO")
     sid = new_subject(store, "email", "Ada@Bücher.Example")
     with store.transaction() as session:
         vault = store.vault
@@ -341,7 +347,7 @@ def legacy_identity(store: Store, sid: str, kind: str, stored: str) -> None:
 
 
 def test_reindex_finds_subjects_stored_under_the_old_rules(store: Store) -> None:
-    store.vault.region = "NO"
+    use_region(store, "NO")
     ada = new_subject(store, "user_id", "u-ada")
     legacy_identity(store, ada, "email", "Ada@Example.com")
     legacy_identity(store, ada, "phone", "22334455")  # digits only, as before E.164
@@ -379,5 +385,5 @@ def test_reindex_finds_subjects_stored_under_the_old_rules(store: Store) -> None
 def test_a_new_installation_needs_no_reindex(store: Store) -> None:
     new_subject(store)
     assert not needs_reindex(store)
-    store.vault.region = "GB"  # PLEDGE_PHONE_REGION changed: national numbers read anew
+    use_region(store, "GB")  # PLEDGE_PHONE_REGION changed: national numbers read anew
     assert needs_reindex(store)
