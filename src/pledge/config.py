@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         default=None,
         description="Signed head of the audit log, kept outside the database; default in data_dir.",
     )
+    phone_region: str = Field(
+        default="US",
+        pattern=r"^[A-Za-z]{2}$",
+        description="Country a phone number without country code is read in (blind index).",
+    )
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

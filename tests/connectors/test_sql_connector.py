@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from dsr_shop import BACKENDS, database, driver_url
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pledge.connectors import ConnectorConfigError, ConnectorError, open_connectors
 from pledge.connectors.base import ReadSpec, TableName
-from pledge.connectors.sql import SqlConnector, resolve_url
+from pledge.connectors.sql import SqlConnector, _ranges, resolve_url
 from pledge.manifest.model import Connection
 
 meta = sa.MetaData()
@@ -41,7 +43,24 @@ pairs = sa.Table(
     sa.Column("b", sa.String(5), primary_key=True),
     sa.Column("payload", sa.String(20)),
 )
+contacts = sa.Table(
+    "contacts",
+    meta,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("email", sa.String(60), nullable=False, index=True),
+)
+CONTACT_EMAILS = {
+    1: "Mixed.Case@X.example",
+    2: "mixed.case@x.example",
+    3: "MIXED.CASE@X.EXAMPLE",
+    4: "mixéd.case@x.example",  # MariaDB's default collation calls these equal: Pledge doesn't
+    5: "mixed.case@x.example ",
+    6: "mixedcase@x.example",  # no provider dot rules: another mailbox
+    7: "ÅSE@x.example",
+    8: "Zed@x.example",
+}
 PARENTS = TableName("parents")
+CONTACTS = TableName("contacts")
 CHILDREN = TableName("children")
 PAIRS = TableName("pairs")
 
@@ -65,6 +84,9 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
                     {"id": 100 + i, "parent_id": 1 + i % 3, "amount": Decimal("1.50"), "paid": True}
                     for i in range(6)
                 ],
+            )
+            conn.execute(
+                contacts.insert(), [{"id": k, "email": v} for k, v in CONTACT_EMAILS.items()]
             )
             conn.execute(
                 pairs.insert(),
@@ -158,6 +180,23 @@ def test_reads_are_set_based_batched_and_deduplicated(connector: SqlConnector) -
     assert connector.read(spec, {}) == []
 
 
+def test_folded_columns_match_any_letter_case_and_nothing_else(connector: SqlConnector) -> None:
+    spec = ReadSpec(CONTACTS, ("id", "email"), (0,))
+
+    def ids(values: list[str], **options: object) -> set[int]:
+        return {r[0] for r in connector.read(spec, {"email": values}, **options)}  # type: ignore[arg-type]
+
+    assert ids(["mixed.case@x.example"], fold={"email"}) == {1, 2, 3}
+    assert ids(["MIXED.case@x.EXAMPLE"], fold={"email"}) == {1, 2, 3}
+    assert ids(["åse@x.example", "zed@X.EXAMPLE"], fold={"email"}) == {7, 8}
+    # more values than one batch (3): chunked reads give the same rows
+    many = ["a@x.example", "b@x.example", "zed@x.example", "mixedcase@x.example"]
+    assert ids(many, fold={"email"}) == {6, 8}
+    with connector.session() as s:  # and inside a session, beside an exact column
+        rows = s.read(spec, {"email": ["MIXED.CASE@x.example"], "id": [8]}, fold={"email"})
+    assert {r[0] for r in rows} == {1, 2, 3, 8}
+
+
 def test_fetch_count_and_references(connector: SqlConnector) -> None:
     with connector.session() as s:
         pair = s.fetch(ReadSpec(PAIRS, ("a", "b", "payload")), ("a", "b"), [(1, "x"), (2, "x")])
@@ -197,3 +236,41 @@ def test_database_errors_name_table_but_no_value(connector: SqlConnector) -> Non
     assert "p2@x.example" not in text
     with pytest.raises(ConnectorError, match="no table"):
         connector.read(ReadSpec(TableName("missing"), ("id",)), {"id": [1]})
+
+
+# --- case spellings on a byte-order index (PostgreSQL) --------------------------------------------
+
+
+@given(st.text(alphabet="abcxyz.@-_019K", min_size=1, max_size=16), st.data())
+def test_every_case_spelling_lies_in_one_of_the_ranges(value: str, data: st.DataObject) -> None:
+    """The index ranges of `ranges` mode hold every spelling whose lower case is the value."""
+    lowered = value.lower()
+    flips = data.draw(st.lists(st.booleans(), min_size=len(lowered), max_size=len(lowered)))
+    spelling = "".join(c.upper() if f else c for c, f in zip(lowered, flips, strict=True))
+    ranges = _ranges([lowered])
+    assert any(lo <= spelling < hi for lo, hi in ranges)
+    assert len(ranges) <= 2**4  # at most four letters of the prefix are spelled both ways
+
+
+def test_each_store_is_asked_how_to_stay_on_its_index(url: str) -> None:
+    """PostgreSQL: byte-order ranges on a plain index, lower() when indexed so; MariaDB: its
+    case-insensitive collation; SQLite: lower() on every row. The rows are the same."""
+    spec = ReadSpec(CONTACTS, ("id", "email"), (0,))
+    expected = {
+        "postgresql": ["ranges", "lower"],
+        "mysql": ["native", "native"],
+        "sqlite": ["lower", "lower"],
+    }
+    for round in range(2):
+        opened = SqlConnector("test_db", driver_url(url))
+        try:
+            rows = opened.read(spec, {"email": ["MIXED.case@x.example"]}, fold={"email"})
+            assert {r[0] for r in rows} == {1, 2, 3}
+            assert opened._folds[(CONTACTS, "email")] == expected[opened._backend][round]
+        finally:
+            opened.close()
+        if url.startswith("postgresql") and round == 0:
+            engine = sa.create_engine(driver_url(url))
+            with engine.begin() as conn:
+                conn.exec_driver_sql("CREATE INDEX contacts_lower ON contacts (lower(email))")
+            engine.dispose()

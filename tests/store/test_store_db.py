@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import delete, text
 from typer.testing import CliRunner
 
 from pledge.cli import build
@@ -19,7 +19,7 @@ from pledge.errors import ConfigError
 from pledge.store import Store, StoreError
 from pledge.store.db import create_engine_for, normalise_url
 from pledge.store.migrations import current, head, require_current, upgrade
-from pledge.store.tables import Base
+from pledge.store.tables import Base, VaultKey
 
 
 def test_settings_default_to_the_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -154,3 +154,31 @@ def test_db_commands(tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatc
     assert "already up to date" in again.output
     after = runner.invoke(build(), ["db", "current"])
     assert after.exit_code == 0 and "up to date" in after.output
+
+
+def test_db_upgrade_reindexes_identities_of_an_older_version(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLEDGE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("PLEDGE_DATABASE_URL", db_url)
+    runner = CliRunner()
+    assert runner.invoke(build(), ["db", "upgrade"]).exit_code == 0
+    store = Store.open()
+    try:
+        with store.transaction() as session:
+            sid = store.vault.find_or_create_subject(session, "phone", "+1 202 555 0143")
+            session.execute(delete(VaultKey).where(VaultKey.name == "index-format"))
+    finally:
+        store.dispose()
+    monkeypatch.setenv("PLEDGE_PHONE_REGION", "NO")  # changed since: indexes must be redone
+    result = runner.invoke(build(), ["db", "upgrade"])
+    assert result.exit_code == 0 and "1 identities re-indexed for v2/NO" in result.output
+    assert "already up to date" in runner.invoke(build(), ["db", "upgrade"]).output
+    store = Store.open()
+    try:
+        with store.reader() as session:
+            assert store.vault.find_subject(session, "phone", "+12025550143") == sid
+    finally:
+        store.dispose()
+    listed = runner.invoke(build(), ["keys", "reindex"])
+    assert listed.exit_code == 0 and "1 identities checked (1 same)" in listed.output

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
 import os
 import stat
 import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 
 from pledge.config import Settings
 from pledge.errors import ConfigError, NotFoundError
@@ -16,9 +17,10 @@ from pledge.store import ShreddedError, Store, VaultError, audit
 from pledge.store.errors import IdentityError
 from pledge.store.keyfiles import MasterKey, old_path, read_key, replace_key
 from pledge.store.migrations import upgrade
+from pledge.store.reindex import needs_reindex, reindex
 from pledge.store.rotation import rotate_master
-from pledge.store.tables import AuditEvent, Identity, Subject
-from pledge.store.vault import normalise
+from pledge.store.tables import AuditEvent, Identity, Subject, VaultKey
+from pledge.store.vault import INDEX_FORMAT, normalise, seal_identity
 
 EMAIL = "Ada.Lovelace@Example.org"
 
@@ -108,7 +110,7 @@ def test_shred_unknown_subject_is_a_clear_error(store: Store) -> None:
     [
         ("email", "  Ada@Example.ORG\n", "ada@example.org"),
         ("phone", "+47 912 34 567", "+4791234567"),
-        ("phone", "(555) 123-4567", "5551234567"),
+        ("phone", "(555) 123-4567", "+15551234567"),  # no country code: PLEDGE_PHONE_REGION
         ("user_id", " u-1 ", "u-1"),
         ("customer_id", "C\u0065\u0301", "C\u00e9"),  # NFC: e + combining acute = é
     ],
@@ -299,3 +301,89 @@ def test_concurrent_find_or_create_returns_one_subject(store: Store) -> None:
     with store.reader() as session:
         assert session.execute(text("SELECT count(*) FROM subjects")).scalar() == 1
     assert audit.verify(store).ok
+
+
+# --- one person, one identity ------------------------------------------------------------------
+
+
+def use_region(store: Store, region: str) -> None:
+    """As if PLEDGE_PHONE_REGION=region (the vault is already open)."""
+    store.settings.phone_region = region
+    store.vault.region = region
+
+
+def test_spellings_of_one_identity_find_one_subject(store: Store) -> None:
+    use_region(store, "NO")
+    sid = new_subject(store, "email", "Ada@Bücher.Example")
+    with store.transaction() as session:
+        vault = store.vault
+        for spelling in ("ada@bücher.example", " ADA@XN--BCHER-KVA.EXAMPLE", "Ada@Bücher.example"):
+            assert vault.find_subject(session, "email", spelling) == sid
+        assert vault.find_subject(session, "email", "a.da@bücher.example") is None
+        assert vault.add_identity(session, sid, "phone", "22 33 44 55", actor="test")
+        for spelling in ("+4722334455", "+47 22 33 44 55", "22334455", "0047 22 33 44 55"):
+            assert vault.find_subject(session, "phone", spelling) == sid
+        assert not vault.add_identity(session, sid, "phone", "+47 22-33-44-55", actor="test")
+        assert vault.identities(session, sid) == {
+            "email": ["ada@xn--bcher-kva.example"],
+            "phone": ["+4722334455"],
+        }
+
+
+def legacy_identity(store: Store, sid: str, kind: str, stored: str) -> None:
+    """An identity as an earlier version indexed it: the index of `stored` as it was."""
+    vault = store.vault
+    with store.transaction() as session:
+        key = vault._data_key(session, sid)
+        session.add(
+            Identity(
+                subject_id=sid,
+                kind=kind,
+                blind_index=hmac.new(vault._index_keys[kind], stored.encode(), "sha256").digest(),
+                ciphertext=seal_identity(key, sid, kind, stored),
+            )
+        )
+        session.execute(delete(VaultKey).where(VaultKey.name == INDEX_FORMAT))
+
+
+def test_reindex_finds_subjects_stored_under_the_old_rules(store: Store) -> None:
+    use_region(store, "NO")
+    ada = new_subject(store, "user_id", "u-ada")
+    legacy_identity(store, ada, "email", "Ada@Example.com")
+    legacy_identity(store, ada, "phone", "22334455")  # digits only, as before E.164
+    bob = new_subject(store, "email", "bob@example.com")
+    legacy_identity(store, bob, "email", "BOB@example.com")  # bob's own, twice after all
+    eve = new_subject(store, "email", "eve@example.com")
+    mallory = new_subject(store, "user_id", "u-m")
+    legacy_identity(store, mallory, "email", "EVE@example.com")  # now another subject's
+    with store.reader() as session:
+        assert store.vault.find_subject(session, "email", "ada@example.com") is None
+    assert needs_reindex(store)
+
+    report = reindex(store, actor="test", batch_size=2)
+
+    assert report.outcomes == {"same": 4, "changed": 2, "merged": 1, "conflict": 1}
+    assert report.conflicts == (mallory,) and report.old_format is None
+    assert not needs_reindex(store)
+    with store.transaction() as session:
+        vault = store.vault
+        assert vault.find_subject(session, "email", "ada@example.com") == ada
+        assert vault.find_subject(session, "email", "ADA@example.com") == ada
+        assert vault.find_subject(session, "phone", "+47 22 33 44 55") == ada
+        assert vault.find_subject(session, "email", "Eve@Example.com") == eve
+        assert vault.identities(session, ada)["email"] == ["ada@example.com"]
+        assert vault.identities(session, bob) == {"email": ["bob@example.com"]}
+    with store.reader() as session:
+        page = audit.list_events(session, audit.EventFilter(action="vault.reindexed"))
+    [event] = page.events
+    assert event.details["changed"] == 2 and event.details["to"] == "v2/NO"
+    assert audit.verify(store).ok
+    again = reindex(store, actor="test")
+    assert again.outcomes == {"same": 6, "conflict": 1}
+
+
+def test_a_new_installation_needs_no_reindex(store: Store) -> None:
+    new_subject(store)
+    assert not needs_reindex(store)
+    use_region(store, "GB")  # PLEDGE_PHONE_REGION changed: national numbers read anew
+    assert needs_reindex(store)

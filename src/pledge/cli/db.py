@@ -12,6 +12,7 @@ from pledge.cli.output import fail
 from pledge.errors import PledgeError
 from pledge.store.db import Store
 from pledge.store.migrations import current, head, upgrade
+from pledge.store.reindex import needs_reindex, reindex
 
 db_app = typer.Typer(
     name="db", help="Pledge's own database: migrate, inspect.", no_args_is_help=True
@@ -55,6 +56,16 @@ def upgrade_command() -> None:
         after = upgrade(store)
     change = "already up to date" if before == after else f"migrated from {before or 'empty'}"
     typer.echo(f"{where(store)}: at revision {after} ({change})")
+    with store_errors():
+        report = reindex(store, actor=cli_actor()) if needs_reindex(store) else None
+    if report is not None:
+        typer.echo(f"{report.checked} identities re-indexed for {report.new_format}")
+        if report.conflicts:
+            typer.echo(
+                f"{len(report.conflicts)} identities are held by two subjects now; "
+                "`pledge keys reindex` lists them",
+                err=True,
+            )
 
 
 @db_app.command("current")

@@ -14,6 +14,7 @@ from pledge.cli.db import cli_actor, open_store, store_errors
 from pledge.cli.output import fail
 from pledge.config import get_settings
 from pledge.consent import receipts
+from pledge.store.reindex import ReindexReport, reindex
 from pledge.store.rotation import rotate_master
 
 keys_app = typer.Typer(
@@ -110,6 +111,34 @@ def rotate(
         typer.echo(f"old key kept in {report.old_key_file}", err=True)
     else:
         typer.echo("old key file removed; back up the new master key file now", err=True)
+
+
+@keys_app.command("reindex")
+def reindex_command(
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=10_000)] = 500,
+) -> None:
+    """Recompute the vault's blind indexes under this version's identity rules.
+
+    Needed after upgrading from a version that indexed e-mail and phone numbers differently,
+    and after changing PLEDGE_PHONE_REGION; `pledge db upgrade` runs it when needed.
+    """
+    store = open_store()
+    with store_errors():
+        report = reindex(store, actor=cli_actor(), batch_size=batch_size)
+    typer.echo(reindex_summary(report))
+    for subject in report.conflicts:
+        typer.echo(
+            f"subject {subject}: holds an identity another subject holds too; merge them",
+            err=True,
+        )
+
+
+def reindex_summary(report: ReindexReport) -> str:
+    counts = ", ".join(f"{n} {what}" for what, n in sorted(report.outcomes.items()))
+    return (
+        f"blind index {report.old_format or 'v1'} -> {report.new_format}: "
+        f"{report.checked} identities checked ({counts or 'none stored'})"
+    )
 
 
 @keys_app.command("rotate-receipts")

@@ -143,12 +143,20 @@ class Reader(Protocol):
     """Set-based reads on one connection of a store."""
 
     def read(
-        self, spec: ReadSpec, match: Mapping[str, Collection[Any]], *, lock: bool = False
+        self,
+        spec: ReadSpec,
+        match: Mapping[str, Collection[Any]],
+        *,
+        lock: bool = False,
+        fold: Collection[str] = (),
     ) -> list[Row]:
         """Rows where any column of `match` holds one of its values (batched, deduplicated).
 
         Values a column cannot hold (text for an integer column) simply match nothing. With
-        `lock`, rows are locked for the rest of the transaction where the store can.
+        `lock`, rows are locked for the rest of the transaction where the store can. Text
+        columns named in `fold` (e-mail identities) match regardless of letter case: a row
+        matches when its value, lower-cased (`pledge.identities.match_key`), is one of the
+        values lower-cased, whatever the column's collation says.
         """
         ...
 
@@ -219,10 +227,12 @@ class Connector(ABC):
     def transaction(self) -> AbstractContextManager[Writer]:
         """One transaction: committed when the block ends, rolled back if it raises."""
 
-    def read(self, spec: ReadSpec, match: Mapping[str, Collection[Any]]) -> list[Row]:
+    def read(
+        self, spec: ReadSpec, match: Mapping[str, Collection[Any]], fold: Collection[str] = ()
+    ) -> list[Row]:
         """Rows of `spec.table` matching `match` (see `Reader.read`), on a fresh connection."""
         with self.session() as reader:
-            return reader.read(spec, match)
+            return reader.read(spec, match, fold=fold)
 
     def erase(self, table: TableName, key_columns: tuple[str, ...], keys: Sequence[Key]) -> int:
         """Delete rows by key in a transaction of their own."""

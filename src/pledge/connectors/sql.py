@@ -45,6 +45,7 @@ from pledge.connectors.base import (
     chunks,
     coerce,
 )
+from pledge.identities import match_key
 from pledge.manifest.model import Connection
 
 SQL_TYPES = ("postgres", "mysql", "mariadb", "sqlite")
@@ -58,6 +59,13 @@ _DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql"}
 _QUOTED = re.compile(r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.)*\"|\([^()]*\)=\([^()]*\)")
 
 Processor = Callable[[Any], Any] | None
+FoldMode = str
+"""How a column is matched regardless of case: "native" (its collation ignores case; rows
+are checked again in Python), "ranges" (PostgreSQL, byte-order collation, a plain index:
+`lower(col) = ANY(…)` inside index ranges of the case spellings of a prefix) or "lower"."""
+_BYTE_ORDER = re.compile(r"^(c|posix|ucs_basic|c\.utf-?8)$", re.IGNORECASE)
+_PREFIX_LETTERS = 4
+_PREFIX_CHARS = 12
 
 
 # --- configuration -------------------------------------------------------------------------
@@ -204,6 +212,7 @@ class SqlConnector(Connector):
             ) from None
         if url.get_backend_name() == "sqlite":
             sa.event.listen(self._engine, "connect", _sqlite_foreign_keys)
+            sa.event.listen(self._engine, "connect", _sqlite_lower)
         dialect = self._engine.dialect
         self._dialect = dialect
         self._backend = url.get_backend_name()
@@ -219,6 +228,8 @@ class SqlConnector(Connector):
         self._schema: Schema | None = None
         self._tables: dict[TableName, _Table] = {}
         self._sql: dict[tuple[Any, ...], str] = {}
+        self._folds: dict[tuple[TableName, str], FoldMode] = {}
+        self._lower = "pledge_lower" if self._backend == "sqlite" else "lower"
 
     @classmethod
     def from_connection(
@@ -430,6 +441,60 @@ class SqlConnector(Connector):
         padded = [*keys, *([keys[-1]] * (size - len(keys)))]
         return [v for key in padded for v in key]
 
+    def fold_mode(self, cursor: Any, table: _Table, column: str) -> FoldMode:
+        """How `column` is matched regardless of case (asked of the database once)."""
+        key = (table.info.name, column)
+        found = self._folds.get(key)
+        if found is None:
+            found = self._folds[key] = self._ask_fold_mode(cursor, table, column)
+        return found
+
+    def _ask_fold_mode(self, cursor: Any, table: _Table, column: str) -> FoldMode:
+        name = table.info.name
+        if self._backend == "mysql":
+            sql = (
+                "SELECT COLLATION_NAME FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = "
+                "COALESCE(%s, DATABASE()) AND TABLE_NAME = %s AND COLUMN_NAME = %s"
+            )
+            self._execute(cursor, sql, (name.schema, name.name, column), "reflect", name)
+            row = cursor.fetchone()
+            return "native" if row and str(row[0] or "").endswith("_ci") else "lower"
+        if self._pg:
+            return self._pg_fold_mode(cursor, table, column)
+        return "lower"
+
+    def _pg_fold_mode(self, cursor: Any, table: _Table, column: str) -> FoldMode:
+        """ "ranges" when the column has a plain index, no index on lower(column), and a
+        byte-order collation (where every case spelling of a prefix is one index range)."""
+        name = table.info.name
+        sql = (
+            "SELECT COALESCE(co.collcollate, d.datcollate), "
+            "ARRAY(SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "WHERE i.indrelid = a.attrelid AND i.indpred IS NULL) "
+            "FROM pg_attribute a LEFT JOIN pg_collation co ON co.oid = a.attcollation "
+            "AND co.collname <> 'default' "
+            "JOIN pg_database d ON d.datname = current_database() "
+            "WHERE a.attrelid = %s::regclass AND a.attname = %s"
+        )
+        self._execute(cursor, sql, (table.sql.replace("%%", "%"), column), "reflect", name)
+        row = cursor.fetchone()
+        if row is None:
+            return "lower"
+        collate, indexes = row
+        quoted = re.escape(self._dialect.identifier_preparer.quote(column))
+        on_lower = re.compile(rf"\(lower\(\(?{quoted}\)?(::\w+)?\)\)")
+        plain = re.compile(rf"\({quoted}( \w+)?[,)]")
+        if any(on_lower.search(d) for d in indexes):
+            return "lower"
+        if any(plain.search(d) for d in indexes) and _BYTE_ORDER.match(str(collate or "")):
+            return "ranges"
+        return "lower"
+
+    @property
+    def lower(self) -> str:
+        """The SQL function lower-casing text like Python (SQLite's own is ASCII-only)."""
+        return self._lower
+
     @property
     def quote(self) -> Callable[[str], str]:
         return self._quote
@@ -455,25 +520,62 @@ class _Session:
     # -- reads -----------------------------------------------------------------------------
 
     def read(
-        self, spec: ReadSpec, match: Mapping[str, Collection[Any]], *, lock: bool = False
+        self,
+        spec: ReadSpec,
+        match: Mapping[str, Collection[Any]],
+        *,
+        lock: bool = False,
+        fold: Collection[str] = (),
     ) -> list[Row]:
         table = self._c.table(spec.table)
-        lists = [
-            (column, values)
-            for column, raw in match.items()
-            if (values := self._values(table, column, raw))
-        ]
-        if not lists:
-            return []
+        lists: list[_List] = []
+        native: list[_List] = []
+        for column, raw in match.items():
+            values = self._values(table, column, raw)
+            if not values:
+                continue
+            mode = self._fold_mode(table, column, values) if column in fold else None
+            if mode is None:
+                lists.append(_List(column, values))
+            elif mode == "native":
+                native.append(_List(column, values))
+            else:
+                lowered = list(dict.fromkeys(match_key(v) for v in values))
+                ranges = mode == "ranges" and all(_case_prefix(v) for v in lowered)
+                lists.append(_List(column, lowered, "ranges" if ranges else "lower"))
+        rows = self._read_lists(table, spec, lists, lock) if lists else []
+        for one in native:
+            rows = _merged(spec, rows, self._read_native(table, spec, one, lock))
+        return rows
+
+    def _fold_mode(self, table: _Table, column: str, values: list[Any]) -> FoldMode | None:
+        if table.kinds.get(column) != "string" or not all(isinstance(v, str) for v in values):
+            return None
+        return self._c.fold_mode(self._cur, table, column)
+
+    def _read_lists(
+        self, table: _Table, spec: ReadSpec, lists: list[_List], lock: bool
+    ) -> list[Row]:
         size = self._c.batch_size
-        if sum(len(v) for _, v in lists) <= size:
+        if sum(len(one.values) for one in lists) <= size:
             return self._select(table, spec, lists, lock)
         rows: dict[Any, Row] = {}
-        for column, values in lists:
-            for part in chunks(values, size):
-                for row in self._select(table, spec, [(column, part)], lock):
+        for one in lists:
+            for part in chunks(one.values, size):
+                for row in self._select(table, spec, [_List(one.column, part, one.how)], lock):
                     rows.setdefault(_row_key(row, spec.key), row)
         return list(rows.values())
+
+    def _read_native(self, table: _Table, spec: ReadSpec, one: _List, lock: bool) -> list[Row]:
+        """A column whose collation ignores case (MySQL `*_ci`): its own index finds every
+        spelling; rows it also calls equal (accents, trailing spaces) are dropped here."""
+        wanted = {match_key(v) for v in one.values}
+        spellings = list(dict.fromkeys([*one.values, *wanted]))
+        rows = self._read_lists(table, spec, [_List(one.column, spellings)], lock)
+        if one.column not in spec.columns:
+            return rows
+        p = spec.columns.index(one.column)
+        return [r for r in rows if isinstance(r[p], str) and match_key(r[p]) in wanted]
 
     def fetch(
         self,
@@ -521,31 +623,47 @@ class _Session:
         return [bind(v) for v in values] if bind is not None else values
 
     def _select(
-        self,
-        table: _Table,
-        spec: ReadSpec,
-        lists: Sequence[tuple[str, Sequence[Any]]],
-        lock: bool,
+        self, table: _Table, spec: ReadSpec, lists: Sequence[_List], lock: bool
     ) -> list[Row]:
         c = self._c
-        shape = tuple((column, c.bucket(len(values))) for column, values in lists)
+        ranges = [_ranges(one.values) if one.how == "ranges" else [] for one in lists]
+        shape = tuple(
+            (one.column, c.bucket(len(one.values)), one.how, c.bucket(len(r)) if r else 0)
+            for one, r in zip(lists, ranges, strict=True)
+        )
         sql = c.sql(
             ("select", spec, shape, lock), lambda: self._select_sql(table, spec, shape, lock)
         )
-        params = [
-            p for (_, values), (_, n) in zip(lists, shape, strict=True) for p in c.pack(values, n)
-        ]
+        params: list[Any] = []
+        for one, r, (_, n, _, m) in zip(lists, ranges, shape, strict=True):
+            params += c.pack(one.values, n)
+            params += [v for pair in [*r, *([r[-1]] * (m - len(r)))] for v in pair] if m else []
         c._execute(self._cur, sql, params, "read", spec.table)
         return self._processed(table, spec, self._cur.fetchall())
 
     def _select_sql(
-        self, table: _Table, spec: ReadSpec, shape: tuple[tuple[str, int], ...], lock: bool
+        self,
+        table: _Table,
+        spec: ReadSpec,
+        shape: tuple[tuple[str, int, str, int], ...],
+        lock: bool,
     ) -> str:
-        q = self._c.quote
-        where = " OR ".join(self._c.in_list(q(col), n) for col, n in shape)
-        cols = ", ".join(q(col) for col in spec.columns)
+        where = " OR ".join(self._condition(col, n, how, m) for col, n, how, m in shape)
+        cols = ", ".join(self._c.quote(col) for col in spec.columns)
         tail = self._c.lock_sql if lock else ""
         return f"SELECT {cols} FROM {table.sql} WHERE {where}{tail}"
+
+    def _condition(self, column: str, n: int, how: str, m: int) -> str:
+        c = self._c
+        q = c.quote(column)
+        if not how:
+            return c.in_list(q, n)
+        lowered = c.in_list(f"{c.lower}({q})", n)
+        if how == "lower":
+            return lowered
+        # the index narrows the rows to the case spellings' ranges, lower() then decides
+        one = f"({q} >= {c._mark} AND {q} < {c._mark})"
+        return f"({lowered} AND ({' OR '.join([one] * m)}))"
 
     def count(self, table: TableName, column: str, values: Collection[Any]) -> dict[Any, int]:
         t = self._c.table(table)
@@ -707,6 +825,58 @@ class _Session:
             c._execute(self._cur, sql, [*value, *c.pack_keys(part, n)], "update", t.info.name)
             changed += max(self._cur.rowcount, 0)
         return changed
+
+
+class _List:
+    """Values one column is read with; `how` says how they are compared ("" = as they are)."""
+
+    __slots__ = ("column", "how", "values")
+
+    def __init__(self, column: str, values: Sequence[Any], how: str = "") -> None:
+        self.column = column
+        self.values = values
+        self.how = how
+
+
+def _case_prefix(value: str) -> str:
+    """The start of a lower-cased value whose case spellings are few: ASCII only, at most
+    `_PREFIX_LETTERS` letters and `_PREFIX_CHARS` characters."""
+    out: list[str] = []
+    letters = 0
+    for ch in value[:_PREFIX_CHARS]:
+        if not ch.isascii() or ch == "\x7f":
+            break
+        letters += ch.isalpha()
+        if letters > _PREFIX_LETTERS:
+            break
+        out.append(ch)
+    return "".join(out)
+
+
+def _ranges(values: Sequence[str]) -> list[tuple[str, str]]:
+    """[low, high) byte-order ranges holding every case spelling of each value's prefix."""
+    found: dict[tuple[str, str], None] = {}
+    for value in values:
+        prefix = _case_prefix(value)
+        spellings = [""]
+        for ch in prefix:
+            spellings = [s + v for s in spellings for v in dict.fromkeys((ch, ch.upper()))]
+        found.update(((s, s[:-1] + chr(ord(s[-1]) + 1)), None) for s in spellings)
+    return list(found)
+
+
+def _merged(spec: ReadSpec, rows: list[Row], more: list[Row]) -> list[Row]:
+    out = {_row_key(r, spec.key): r for r in rows}
+    for r in more:
+        out.setdefault(_row_key(r, spec.key), r)
+    return list(out.values())
+
+
+def _sqlite_lower(dbapi_connection: Any, record: Any) -> None:
+    """`pledge_lower(x)`: Python's lower-casing (SQLite's lower() knows ASCII only)."""
+    dbapi_connection.create_function(
+        "pledge_lower", 1, lambda v: v.lower() if isinstance(v, str) else v, deterministic=True
+    )
 
 
 def _processor(make: Callable[..., Processor], *args: Any) -> Processor:

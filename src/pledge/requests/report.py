@@ -89,6 +89,9 @@ class CollectionData:
     collection: str
     fields: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]
+    case_only_rows: int = 0
+    """Rows found by an e-mail that differs from the person's only in letter case (a note
+    for whoever reads the report: same person, spelled differently in this store)."""
 
     @property
     def node(self) -> str:
@@ -104,6 +107,7 @@ class CollectionData:
             "collection": self.collection,
             "fields": list(self.fields),
             "rows": [{k: json_value(v) for k, v in r.items()} for r in self.records()],
+            "case_only_rows": self.case_only_rows,
         }
 
 
@@ -171,6 +175,8 @@ class CollectionErasure:
     left_rows: int = 0
     left_fields: tuple[str, ...] = ()
     status: Literal["pending", "erased", "nothing_found", "failed"] = "pending"
+    case_only_rows: int = 0
+    """Rows found by an e-mail that differs from the person's only in letter case."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -240,6 +246,8 @@ class ErasureState:
     outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
     left: dict[str, dict[str, Any]] | None = None
     status: ErasureStatus = "in_progress"
+    case_only: dict[str, int] = field(default_factory=dict)
+    """Per collection, rows found by an e-mail differing only in letter case (collect)."""
 
     def copy(self) -> ErasureState:
         """A copy whose containers can change without touching this one (steps return one)."""
@@ -254,6 +262,7 @@ class ErasureState:
             {k: dict(v) for k, v in self.outcomes.items()},
             dict(self.left) if self.left is not None else None,
             self.status,
+            dict(self.case_only),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -270,6 +279,7 @@ class ErasureState:
             "outcomes": self.outcomes,
             "left": self.left,
             "status": self.status,
+            "case_only": self.case_only,
         }
 
     @classmethod
@@ -288,6 +298,7 @@ class ErasureState:
             {k: dict(v) for k, v in data.get("outcomes", {}).items()},
             data.get("left"),
             data.get("status", "in_progress"),
+            dict(data.get("case_only", {})),
         )
 
 

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
-import unicodedata
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -32,7 +30,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from pledge import identities
 from pledge.errors import ConfigError, NotFoundError
+from pledge.identities import DEFAULT_REGION
 from pledge.store import audit
 from pledge.store.db import Store
 from pledge.store.errors import IdentityError, ShreddedError, VaultError
@@ -40,42 +40,22 @@ from pledge.store.keyfiles import KEY_BYTES, NONCE_BYTES, Keyring, MasterKey, ol
 from pledge.store.tables import IDENTITY_KINDS, Identity, Subject, VaultKey, utcnow
 
 INDEX_SECRET = "index"
+INDEX_FORMAT = "index-format"
+"""`vault_keys` row naming the normalisation the blind indexes were computed with."""
+INDEX_VERSION = "2"
 DATA_VERSION = b"\x01"
-MAX_IDENTITY_CHARS = 320
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
-_PHONE_CHARS = re.compile(r"^\+?[0-9 ()./-]+$")
 
 
-def normalise(kind: str, value: str) -> str:
+def normalise(kind: str, value: str, region: str = DEFAULT_REGION) -> str:
     """The canonical form of an identity: what is indexed, hashed and stored.
 
-    E-mail addresses are trimmed and lower-cased; phone numbers keep their digits and a
-    leading `+`; user and customer ids are trimmed. All are NFC-normalised first, so the same
-    text typed two ways finds the same subject.
+    The rules live in `pledge.identities` (e-mail: lower case, NFC, IDN domain as A-label;
+    phone: E.164, read in `region` without a country code); bad values are an IdentityError.
     """
-    if kind not in IDENTITY_KINDS:
-        raise IdentityError(
-            f"unknown identity kind {kind!r}; use one of {', '.join(IDENTITY_KINDS)}"
-        )
-    if not isinstance(value, str):
-        raise IdentityError(f"a {kind} must be text")
-    text = unicodedata.normalize("NFC", value).strip()
-    if not text or len(text) > MAX_IDENTITY_CHARS:
-        raise IdentityError(f"a {kind} must have 1 to {MAX_IDENTITY_CHARS} characters")
-    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in text):
-        raise IdentityError(f"a {kind} must not contain control or invisible characters")
-    if kind == "email":
-        text = text.lower()
-        if not _EMAIL.match(text):
-            raise IdentityError("an e-mail address needs one '@' with text on both sides")
-    elif kind == "phone":
-        if not _PHONE_CHARS.match(text) or "+" in text[1:]:
-            raise IdentityError("a phone number may hold digits, spaces, ()-./ and a leading +")
-        digits = re.sub(r"\D", "", text)
-        if not 3 <= len(digits) <= 20:
-            raise IdentityError("a phone number needs 3 to 20 digits")
-        text = ("+" if text.startswith("+") else "") + digits
-    return text
+    try:
+        return identities.normalise(kind, value, region)
+    except identities.InvalidIdentity as exc:
+        raise IdentityError(str(exc)) from None
 
 
 def _derive(secret: bytes, label: str) -> bytes:
@@ -109,8 +89,10 @@ class ShredResult:
 class Vault:
     """Subject keys and identities; open it with `store.vault` (one per process)."""
 
-    def __init__(self, keyring: Keyring, index_secret: bytes) -> None:
+    def __init__(self, keyring: Keyring, index_secret: bytes, region: str = DEFAULT_REGION) -> None:
         self.keyring = keyring
+        self.region = region.upper()
+        """Where a phone number without country code is read (`PLEDGE_PHONE_REGION`)."""
         self._index_keys = {
             kind: _derive(index_secret, f"pledge/blind-index/v1/{kind}") for kind in IDENTITY_KINDS
         }
@@ -133,18 +115,36 @@ class Vault:
         any transaction (`store.vault` does this lazily), so SQLite's one writer is free.
         """
         keyring = _open_keyring(store)
+        try:
+            region = identities.check_region(store.settings.phone_region)
+        except identities.InvalidIdentity as exc:
+            raise ConfigError(f"PLEDGE_PHONE_REGION: {exc}") from None
         with store.reader() as session:
             row = session.get(VaultKey, INDEX_SECRET)
         if row is None:
             with store.transaction() as session:
-                return cls(keyring, _ensure_index_secret(session, keyring))
-        return cls(keyring, _unwrap_index_secret(row, keyring))
+                secret = _ensure_index_secret(session, keyring, index_format(region))
+                return cls(keyring, secret, region)
+        return cls(keyring, _unwrap_index_secret(row, keyring), region)
+
+    @property
+    def index_format(self) -> str:
+        """The normalisation new blind indexes are computed with (version and phone region)."""
+        return index_format(self.region)
+
+    def stored_index_format(self, session: Session) -> str | None:
+        """The normalisation the stored indexes were computed with (None: before version 2)."""
+        return session.scalar(select(VaultKey.key_id).where(VaultKey.name == INDEX_FORMAT))
+
+    def normalise(self, kind: str, value: str) -> str:
+        """`normalise` with this installation's phone region."""
+        return normalise(kind, value, self.region)
 
     # -- identities -----------------------------------------------------------------------
 
     def blind_index(self, kind: str, value: str) -> bytes:
         """The keyed lookup value of an identity (domain-separated per kind)."""
-        text = normalise(kind, value)
+        text = self.normalise(kind, value)
         return hmac.new(self._index_keys[kind], text.encode(), hashlib.sha256).digest()
 
     def hash_identity(self, kind: str, value: str) -> str:
@@ -153,7 +153,7 @@ class Vault:
         Stable across master key rotations, different from the blind index, so an audit
         export cannot be joined to the identities table.
         """
-        text = normalise(kind, value)
+        text = self.normalise(kind, value)
         mac = hmac.new(self._audit_key, f"{kind}\x00{text}".encode(), hashlib.sha256)
         return "ih1:" + mac.hexdigest()[:32]
 
@@ -225,15 +225,13 @@ class Vault:
     def _insert_identity(
         self, session: Session, subject_id: str, data_key: bytes, kind: str, value: str
     ) -> None:
-        text = normalise(kind, value)
-        nonce = secrets.token_bytes(NONCE_BYTES)
-        sealed = AESGCM(data_key).encrypt(nonce, text.encode(), _identity_aad(subject_id, kind))
+        text = self.normalise(kind, value)
         session.add(
             Identity(
                 subject_id=subject_id,
                 kind=kind,
                 blind_index=self.blind_index(kind, text),
-                ciphertext=nonce + sealed,
+                ciphertext=seal_identity(data_key, subject_id, kind, text),
             )
         )
         session.flush()
@@ -251,9 +249,38 @@ class Vault:
         )
         found: dict[str, list[str]] = defaultdict(list)
         for kind, blob in rows:
-            aad = _identity_aad(subject_id, kind)
-            found[kind].append(_open(data_key, blob, aad, "an identity").decode())
+            found[kind].append(open_identity(data_key, subject_id, kind, blob))
         return dict(found)
+
+    def reindex_identity(self, session: Session, identity: Identity) -> str:
+        """Recompute one stored identity's canonical form and blind index under today's rules.
+
+        Returns "same", "changed", "merged" (the subject already held the new form: the old
+        row is dropped), "conflict" (another subject holds it: left alone, merging people is
+        a decision for a person) or "invalid" (no longer readable as its kind: left alone).
+        """
+        sid, kind = identity.subject_id, identity.kind
+        data_key = self._data_key(session, sid)
+        try:
+            text = self.normalise(kind, open_identity(data_key, sid, kind, identity.ciphertext))
+        except IdentityError:
+            return "invalid"
+        index = self.blind_index(kind, text)
+        if index == identity.blind_index:
+            return "same"
+        owner = session.scalar(
+            select(Identity.subject_id).where(Identity.kind == kind, Identity.blind_index == index)
+        )
+        if owner == sid:
+            session.delete(identity)
+            session.flush()
+            return "merged"
+        if owner is not None:
+            return "conflict"
+        identity.blind_index = index
+        identity.ciphertext = seal_identity(data_key, sid, kind, text)
+        session.flush()
+        return "changed"
 
     # -- data encrypted for a subject -----------------------------------------------------
 
@@ -333,6 +360,22 @@ class Vault:
         return self.keyring.get(key_id)
 
 
+def index_format(region: str) -> str:
+    return f"v{INDEX_VERSION}/{region.upper()}"
+
+
+def seal_identity(data_key: bytes, subject_id: str, kind: str, text: str) -> bytes:
+    """An identity encrypted with its subject's key, bound to subject and kind."""
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    sealed = AESGCM(data_key).encrypt(nonce, text.encode(), _identity_aad(subject_id, kind))
+    return nonce + sealed
+
+
+def open_identity(data_key: bytes, subject_id: str, kind: str, blob: bytes) -> str:
+    """What `seal_identity` sealed (VaultError if it was altered or moved)."""
+    return _open(data_key, blob, _identity_aad(subject_id, kind), "an identity").decode()
+
+
 def _open(key: bytes, blob: bytes, aad: bytes, what: str) -> bytes:
     try:
         return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
@@ -361,7 +404,7 @@ def _open_keyring(store: Store) -> Keyring:
     return Keyring(path)
 
 
-def _ensure_index_secret(session: Session, keyring: Keyring) -> bytes:
+def _ensure_index_secret(session: Session, keyring: Keyring, fmt: str) -> bytes:
     row = session.get(VaultKey, INDEX_SECRET)
     if row is None:
         secret = secrets.token_bytes(KEY_BYTES)
@@ -370,6 +413,8 @@ def _ensure_index_secret(session: Session, keyring: Keyring) -> bytes:
             with session.begin_nested():
                 wrapped = master.wrap(secret, _secret_aad(INDEX_SECRET))
                 session.add(VaultKey(name=INDEX_SECRET, key_id=master.key_id, wrapped=wrapped))
+                # a new installation has no index to redo: it starts in the current format
+                session.add(VaultKey(name=INDEX_FORMAT, key_id=fmt, wrapped=b""))
             return secret
         except IntegrityError:
             row = session.get(VaultKey, INDEX_SECRET, populate_existing=True)

@@ -119,6 +119,7 @@ class Engine:
                 b.node.name,
                 b.spec.columns[: b.declared],
                 tuple(row[: b.declared] for row in found[b.id].rows),
+                found[b.id].case_only,
             )
             for b in plan.ordered()
             if found[b.id].rows

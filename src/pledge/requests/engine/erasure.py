@@ -64,6 +64,8 @@ def collect(plan: Plan, found: Mapping[str, Found], state: ErasureState) -> None
     for b in plan.ordered():
         got = found[b.id]
         state.found[b.id] = sum(1 for own in got.own or () if own)
+        if got.case_only:
+            state.case_only[b.id] = got.case_only
         if b.action != "none":
             state.targets[b.id] = _targets(b, got, prints, identifying)
     log.info("erasure collected %d rows to change", sum(map(len, state.targets.values())))
@@ -342,5 +344,6 @@ def collection_report(b: Bound, state: ErasureState) -> CollectionErasure:
         left_rows=int(left.get("rows", 0)),
         left_fields=tuple(left.get("fields", ())),
         status=status,
+        case_only_rows=state.case_only.get(b.id, 0),
         **outcome,
     )

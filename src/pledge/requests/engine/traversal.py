@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pledge.connectors.base import Connector, Reader, Row
+from pledge.identities import match_key
 from pledge.requests.engine.plan import Bound, Inbound
 from pledge.requests.masking import normalise
 from pledge.requests.report import TargetRow
@@ -31,6 +32,8 @@ class Found:
 
     rows: list[Row]
     own: list[bool] | None = None
+    case_only: int = 0
+    """Rows found by an e-mail that differs from the person's only in letter case."""
 
 
 @dataclass(slots=True)
@@ -40,10 +43,13 @@ class Inputs:
     match: dict[str, list[Any]]
     flags: dict[str, dict[str, bool]] | None
     shared: list[tuple[Inbound, dict[str, int], dict[str, Any]]] = field(default_factory=list)
+    fold: dict[str, set[str]] = field(default_factory=dict)
+    """Columns matched regardless of letter case (e-mail seeds), with the values as given."""
 
 
 def identity_values(identities: Mapping[str, Iterable[Any]]) -> dict[str, list[Any]]:
-    """Identities as the traversal uses them: blanks dropped, e-mail also in lower case."""
+    """Identities as the traversal uses them: blanks dropped (e-mail seeds are read
+    regardless of letter case by the connector, see `FOLDED`)."""
     out: dict[str, list[Any]] = {}
     for kind, values in identities.items():
         found: dict[Any, None] = {}
@@ -52,11 +58,13 @@ def identity_values(identities: Mapping[str, Iterable[Any]]) -> dict[str, list[A
             if v is None or v == "":
                 continue
             found[v] = None
-            if kind == "email" and isinstance(v, str):
-                found[v.lower()] = None
         if found:
             out[kind] = list(found)
     return out
+
+
+FOLDED = frozenset({"email"})
+"""Identity kinds matched in the organisation's stores regardless of letter case."""
 
 
 def inputs_for(
@@ -81,6 +89,8 @@ def inputs_for(
         values = identities.get(seed.identity)
         if values:
             match.setdefault(seed.field, {}).update(dict.fromkeys(values))
+            if seed.identity in FOLDED:
+                inputs.fold.setdefault(seed.field, set()).update(map(str, values))
             if flags is not None:
                 flags.setdefault(seed.field, {}).update((normalise(v), True) for v in values)
     for inb in b.inbound:
@@ -95,12 +105,28 @@ def read_collection(b: Bound, inputs: Inputs, reader: Reader, track: bool) -> Fo
     """Read one collection with its inputs; tracked, each row is marked own or shared."""
     if inputs.shared:
         _settle_shared(b, inputs, reader)
-    rows = reader.read(b.spec, inputs.match)
+    rows = reader.read(b.spec, inputs.match, fold=inputs.fold)
+    case_only = _case_only(b, inputs, rows)
     if not track or inputs.flags is None:
-        return Found(rows)
+        return Found(rows, None, case_only)
     flags = [(b.pos[col], values) for col, values in inputs.flags.items()]
     own = [any(values.get(normalise(row[p]), False) for p, values in flags) for row in rows]
-    return Found(rows, own)
+    return Found(rows, own, case_only)
+
+
+def _case_only(b: Bound, inputs: Inputs, rows: Sequence[Row]) -> int:
+    """Rows whose e-mail equals one of the person's only when letter case is ignored."""
+    checks = [
+        (b.pos[col], given, {match_key(v) for v in given})
+        for col, given in inputs.fold.items()
+        if col in b.pos
+    ]
+    count = 0
+    for row in rows:
+        held = [(row[p], given, low) for p, given, low in checks if isinstance(row[p], str)]
+        exact = any(v in given for v, given, _ in held)
+        count += not exact and any(match_key(v) in low for v, _, low in held)
+    return count
 
 
 @contextmanager
