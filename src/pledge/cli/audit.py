@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pledge.cli.db import open_store, store_errors
 from pledge.errors import OutputError
-from pledge.store import audit
-from pledge.store.db import Store
-from pledge.store.signing import Checkpoint
+
+if TYPE_CHECKING:
+    from pledge.store.db import Store
 
 audit_app = typer.Typer(name="audit", help="The audit log and its proofs.", no_args_is_help=True)
 
@@ -26,6 +26,9 @@ def verify(
     ] = None,
 ) -> None:
     """Check every event's hash and link; exit 1 naming the first bad sequence number."""
+    from pledge.store import audit
+    from pledge.store.signing import Checkpoint
+
     store = open_store()
     with store_errors():
         anchor = Checkpoint.read(checkpoint) if checkpoint else None
@@ -41,6 +44,8 @@ def verify(
 @audit_app.command("checkpoint")
 def checkpoint() -> None:
     """Sign the chain's current head and print it as JSON, to keep somewhere else."""
+    from pledge.store import audit
+
     store = open_store()
     with store_errors():
         cp = audit.checkpoint(store)
@@ -55,6 +60,8 @@ def export(
     ] = None,
 ) -> None:
     """Write events as JSON Lines, each with its hash and prev_hash, for an auditor."""
+    from pledge.store import audit
+
     store = open_store()
     with store_errors():
         if output is None:
@@ -66,6 +73,8 @@ def export(
 
 def _export_to_file(store: Store, output: Path, since: int) -> int:
     """Write to a temporary file and rename it, so a failed export leaves no half file."""
+    from pledge.store import audit
+
     tmp = output.with_name(f".{output.name}.partial")
     try:
         with tmp.open("w", encoding="utf-8") as out:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from pledge.cli.output import fail
-from pledge.cli.runfiles import ServerRecord, live_servers, read_json
-from pledge.config import get_settings
+
+if TYPE_CHECKING:
+    from pledge.cli.runfiles import ServerRecord
 
 
 def reload(
@@ -20,6 +21,9 @@ def reload(
     ] = 15.0,
 ) -> None:
     """Reload the manifest of every server using this data folder (kept if it has errors)."""
+    from pledge.cli.runfiles import live_servers, read_json
+    from pledge.config import get_settings
+
     settings = get_settings()
     servers = live_servers(settings)
     if not servers:

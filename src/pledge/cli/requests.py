@@ -9,17 +9,16 @@ from __future__ import annotations
 import json
 import threading
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from pledge.cli.db import cli_actor, open_store, store_errors
 from pledge.cli.output import fail
-from pledge.manifest.model import Manifest
-from pledge.requests import reminders, service
-from pledge.requests.handlers import manifest_of
-from pledge.store.db import Store
-from pledge.store.jobs import Worker, load_handler_modules
+
+if TYPE_CHECKING:
+    from pledge.manifest.model import Manifest
+    from pledge.store.db import Store
 
 requests_app = typer.Typer(
     name="requests", help="Data subject requests: enter, list, act.", no_args_is_help=True
@@ -27,6 +26,8 @@ requests_app = typer.Typer(
 
 
 def _open() -> tuple[Store, Manifest]:
+    from pledge.requests.handlers import manifest_of
+
     store = open_store()
     with store_errors():
         store.vault  # noqa: B018  (opened outside any transaction)
@@ -50,6 +51,8 @@ def submit(
     details: Annotated[str | None, typer.Option("--details")] = None,
 ) -> None:
     """Enter a request received by post or phone."""
+    from pledge.requests import service
+
     store, manifest = _open()
     intake = service.Intake(
         kind=kind,
@@ -75,6 +78,9 @@ def submit(
 
 
 def _wait(store: Store, request_id: str, timeout: float = 600.0) -> None:
+    from pledge.requests import service
+    from pledge.store.jobs import Worker, load_handler_modules
+
     load_handler_modules()
     worker = Worker(store, poll_interval=0.05)
     deadline = time.monotonic() + timeout
@@ -98,6 +104,8 @@ def list_command(
     sla: Annotated[str | None, typer.Option("--sla", help="on_track, due_soon, overdue")] = None,
 ) -> None:
     """Requests by due date, with their SLA state."""
+    from pledge.requests import service
+
     store = open_store()
     with store_errors(), store.reader() as session:
         rows = service.list_requests(session, service.Filter(state, kind, sla))
@@ -115,6 +123,8 @@ def list_command(
 @requests_app.command("show")
 def show(request_id: Annotated[str, typer.Argument(help="Id or reference")]) -> None:
     """One request with every step (no identity, no corrections)."""
+    from pledge.requests import service
+
     store = open_store()
     with store_errors(), store.reader() as session:
         req = service.get(session, request_id)
@@ -127,6 +137,8 @@ def show(request_id: Annotated[str, typer.Argument(help="Id or reference")]) -> 
 
 @requests_app.command("approve")
 def approve(request_id: Annotated[str, typer.Argument()]) -> None:
+    from pledge.requests import service
+
     store = open_store()
     with store_errors(), store.transaction() as session:
         req = service.approve(session, request_id, actor=cli_actor())
@@ -135,6 +147,8 @@ def approve(request_id: Annotated[str, typer.Argument()]) -> None:
 
 @requests_app.command("retry")
 def retry(request_id: Annotated[str, typer.Argument()]) -> None:
+    from pledge.requests import service
+
     store = open_store()
     with store_errors(), store.transaction() as session:
         req = service.retry(session, request_id, actor=cli_actor())
@@ -146,6 +160,8 @@ def deny(
     request_id: Annotated[str, typer.Argument()],
     reason: Annotated[list[str], typer.Option("--reason", help="Sent to the person; repeatable")],
 ) -> None:
+    from pledge.requests import service
+
     store, manifest = _open()
     with store_errors(), store.transaction() as session:
         req = service.deny(session, manifest, request_id, reason, actor=cli_actor())
@@ -157,6 +173,8 @@ def extend(
     request_id: Annotated[str, typer.Argument()],
     reason: Annotated[list[str], typer.Option("--reason", help="Sent to the person; repeatable")],
 ) -> None:
+    from pledge.requests import service
+
     store, manifest = _open()
     with store_errors(), store.transaction() as session:
         req = service.extend(session, manifest, request_id, reason, actor=cli_actor())
@@ -170,6 +188,8 @@ def remind() -> None:
     Each request gets one reminder when it becomes due soon and one when it becomes overdue;
     running this again queues nothing new. A worker sends the mail.
     """
+    from pledge.requests import reminders
+
     store, manifest = _open()
     with store_errors(), store.transaction() as session:
         queued = reminders.remind(session, manifest, actor=cli_actor())
