@@ -30,6 +30,7 @@ from typing import Any
 from pledge import apikeys
 from pledge.config import ensure_private_file
 from pledge.errors import ConfigError
+from pledge.manifest import graph
 from pledge.manifest.datasets import Collection, Dataset, DatasetField
 from pledge.manifest.model import Manifest
 from pledge.store.db import Store
@@ -351,14 +352,16 @@ def _top_fields(collection: Collection) -> list[DatasetField]:
 
 
 def _local_refs(
-    dataset: Dataset, f: DatasetField, directions: Sequence[str | None]
+    dataset: Dataset, collection: Collection, f: DatasetField, directions: Sequence[str | None]
 ) -> list[tuple[str, str]]:
-    found = []
-    for ref in f.meta.references:
-        if ref.dataset == dataset.fides_key and ref.direction in directions:
-            table, _, column = ref.field.partition(".")
-            found.append((table, column))
-    return found
+    """(table, column) that field `f` of `collection` points at in the same dataset."""
+    return [
+        (link.to_collection, link.to_field)
+        for link in graph.collection_links(dataset.fides_key, collection)
+        if link.field == f.name
+        and link.to_dataset == dataset.fides_key
+        and link.direction in directions
+    ]
 
 
 def create_table_sql(dataset: Dataset, collection: Collection) -> str:
@@ -373,7 +376,7 @@ def create_table_sql(dataset: Dataset, collection: Collection) -> str:
         if keys == [f.name]:
             column += " PRIMARY KEY" + (" NOT NULL" if sql_type != "INTEGER" else "")
         columns.append(column)
-        for table, target in _local_refs(dataset, f, ("from",)):
+        for table, target in _local_refs(dataset, collection, f, ("from",)):
             constraints.append(
                 f"FOREIGN KEY ({_quote(f.name)}) REFERENCES {_quote(table)} ({_quote(target)})"
             )
@@ -381,25 +384,6 @@ def create_table_sql(dataset: Dataset, collection: Collection) -> str:
         constraints.append(f"PRIMARY KEY ({', '.join(_quote(k) for k in keys)})")
     body = ",\n  ".join(columns + constraints)
     return f"CREATE TABLE IF NOT EXISTS {_quote(collection.name)} (\n  {body}\n)"
-
-
-def _collection_order(dataset: Dataset) -> list[Collection]:
-    """Collections with the ones they reference (in this dataset) first."""
-    by_name = {c.name: c for c in dataset.collections}
-    done: dict[str, Collection] = {}
-
-    def visit(c: Collection, path: tuple[str, ...]) -> None:
-        if c.name in done or c.name in path:
-            return
-        for f in _top_fields(c):
-            for table, _ in _local_refs(dataset, f, ("from", "to", None)):
-                if table in by_name and table != c.name:
-                    visit(by_name[table], (*path, c.name))
-        done[c.name] = c
-
-    for c in dataset.collections:
-        visit(c, ())
-    return list(done.values())
 
 
 # --- rows ---------------------------------------------------------------------------------------
@@ -428,7 +412,7 @@ class _Filler:
             self.by_company.setdefault(person.company.index, []).append(person)
 
     def fill(self) -> dict[str, list[_Row]]:
-        for collection in _collection_order(self.dataset):
+        for collection in graph.parents_first(self.dataset):
             self.rows[collection.name] = self._collection(collection)
         return self.rows
 
@@ -438,7 +422,7 @@ class _Filler:
     def _parents(self, collection: Collection) -> list[tuple[str, str, str]]:
         found = []
         for f in _top_fields(collection):
-            for table, column in _local_refs(self.dataset, f, ("from", "to", None)):
+            for table, column in _local_refs(self.dataset, collection, f, ("from", "to", None)):
                 if table in self.rows and table != collection.name:
                     found.append((f.name, table, column))
         return found
@@ -835,7 +819,7 @@ def _build(path: Path, datasets: list[Dataset], crowd: list[Person], seed: int) 
     try:
         conn.execute("BEGIN IMMEDIATE")
         for dataset in datasets:
-            ordered = _collection_order(dataset)
+            ordered = graph.parents_first(dataset)
             for collection in ordered:
                 conn.execute(create_table_sql(dataset, collection))
             filled = _Filler(dataset, crowd, seed).fill()

@@ -5,6 +5,9 @@ from __future__ import annotations
 import pytest
 from lintutil import Small, assert_at
 
+from pledge.manifest.graph import PlanError, build_graph
+from pledge.manifest.load import load_manifest
+
 ACCOUNTS = "datasets/accounts.yml"
 NAME_FIELD = "          - name: name\n"
 BIRTHDAY = (
@@ -257,3 +260,92 @@ def test_processor_collections_are_exempt_because_requests_never_touch_them(
     )
     finding = small.one("unreachable-collection")
     assert_at(finding, small.loc("name: documents", "datasets/hosted.yml"))
+
+
+# --- lint and the request planner ask the same graph and masking table ------------------------
+# Each manifest below passed `pledge check` before lint asked the dataset graph, and then the
+# request could not be planned (or silently missed a collection).
+
+
+def test_after_against_the_references_is_a_cycle_lint_and_planner_both_refuse(
+    small: Small,
+) -> None:
+    small.edit(
+        "          erase_after: [accounts.orders]\n",
+        "          erase_after: [accounts.orders]\n          after: [accounts.orders]\n",
+        ACCOUNTS,
+    )
+    finding = small.one("dataset-cycle")
+    assert finding.message.startswith("`after` and the dataset references form a cycle")
+    assert "accounts.orders → accounts.users → accounts.orders" in finding.message
+    assert_at(finding, small.loc("from}", ACCOUNTS, within="name: user_id"))
+    with pytest.raises(PlanError, match="cycle"):
+        build_graph(load_manifest(small.path, lint=False))
+
+
+def test_a_collection_reached_only_through_a_skipped_one_is_unreachable(small: Small) -> None:
+    small.edit(
+        "          - name: event\n            data_categories: [user.unique_id]\n",
+        "          - name: event\n            data_categories: [user.unique_id]\n"
+        "            fides_meta:\n"
+        "              references: [{dataset: accounts, field: users.id}]\n"
+        "      - name: notes\n        fields:\n"
+        "          - name: about\n            data_categories: [user.unique_id]\n"
+        "            fides_meta:\n"
+        "              references: [{dataset: accounts, field: audit_log.event}]\n",
+        ACCOUNTS,
+    )
+    finding = small.one("unreachable-collection")
+    assert_at(finding, small.loc("name: notes", ACCOUNTS))
+    graph = build_graph(load_manifest(small.path, lint=False))
+    assert [u.node for u in graph.unreachable] == ["accounts.notes"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "file", "needle", "fragment"),
+    [
+        pytest.param(
+            "masking: {strategy: hmac}",
+            "masking: {strategy: aes_encrypt}",
+            ACCOUNTS,
+            "aes_encrypt",
+            "not supported",
+            id="aes-encrypt",
+        ),
+        pytest.param(
+            "user.name: string_rewrite",
+            "user.name: delete",
+            "pledge.yaml",
+            "name: name",
+            "whole rows",
+            id="system-masks-a-category-with-delete",
+        ),
+        pytest.param(
+            "fides_meta: {data_type: string, length: 32}",
+            "fides_meta:\n              data_type: string\n              length: 32\n"
+            "              masking:\n                strategy: string_rewrite\n"
+            "                configuration: {value: " + "x" * 40 + "}",
+            ACCOUNTS,
+            "string_rewrite",
+            "writes 40 characters but the field holds 32",
+            id="rewrite-longer-than-the-field",
+        ),
+        pytest.param(
+            "fides_meta: {data_type: string, length: 32}",
+            "fides_meta:\n              data_type: string\n"
+            "              masking: {strategy: string_rewrite, configuration: {value: 5}}",
+            ACCOUNTS,
+            "{value: 5}",
+            "needs `configuration",
+            id="rewrite-without-text",
+        ),
+    ],
+)
+def test_masking_the_engine_refuses_is_refused_by_lint(
+    small: Small, old: str, new: str, file: str, needle: str, fragment: str
+) -> None:
+    small.edit(old, new, file)
+    finding = small.one("masking-type")
+    assert fragment in finding.message
+    assert_at(finding, small.loc(needle, ACCOUNTS, within="name: users"))
+    assert small.rules() == {"masking-type"}

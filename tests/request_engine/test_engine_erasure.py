@@ -29,10 +29,10 @@ from dsr_shop import (
 
 from pledge.connectors import Connector, open_connectors
 from pledge.connectors.base import Key, Reader, ReadSpec, Schema, TableName, Writer
+from pledge.manifest.graph import PlanError
 from pledge.manifest.load import load_manifest
 from pledge.manifest.model import Manifest
 from pledge.requests.engine import Engine
-from pledge.requests.graph import PlanError
 from pledge.requests.report import ErasureState
 
 

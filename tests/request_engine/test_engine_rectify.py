@@ -8,8 +8,8 @@ import json
 import pytest
 from dsr_shop import ALICE, changed_fields, column, snapshot
 
+from pledge.manifest.graph import PlanError
 from pledge.requests.engine import Engine
-from pledge.requests.graph import PlanError
 
 
 def changes(before: dict, after: dict) -> dict[tuple[str, object], set[str]]:  # type: ignore[type-arg]

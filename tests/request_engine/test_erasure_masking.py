@@ -10,15 +10,9 @@ import pytest
 
 from pledge.connectors.base import ColumnInfo, ForeignKey, TableInfo, TableName
 from pledge.manifest.datasets import Collection, DatasetField
+from pledge.manifest.masking import Strategy, resolve
 from pledge.manifest.model import System
-from pledge.requests.masking import (
-    Fingerprints,
-    Strategy,
-    generalize_date,
-    masker,
-    problems,
-    resolve,
-)
+from pledge.requests.masking import Fingerprints, generalize_date, masker, problems
 
 KEY = b"0123456789abcdef0123456789abcdef"
 

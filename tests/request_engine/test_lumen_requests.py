@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from pledge.manifest.datasets import DatasetField
+from pledge.manifest.graph import plan_graph
 from pledge.manifest.load import load_manifest
 from pledge.manifest.model import Manifest
 from pledge.requests.engine import Engine
-from pledge.requests.graph import plan_graph
 
 LUMEN = Path(__file__).parents[2] / "examples" / "lumen" / "pledge.yaml"
 TYPES = {

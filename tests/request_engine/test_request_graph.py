@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from dsr_shop import FIXTURE
 
+from pledge.manifest.graph import PlanError, build_graph, erase_order, plan_graph
 from pledge.manifest.load import load_manifest
 from pledge.manifest.model import Manifest
-from pledge.requests.graph import PlanError, build_graph, erase_order, plan_graph
 
 LUMEN = Path(__file__).parents[2] / "examples" / "lumen" / "pledge.yaml"
 

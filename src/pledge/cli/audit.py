@@ -5,16 +5,16 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pledge.cli.db import open_store, store_errors
-from pledge.consent import ledger
 from pledge.errors import OutputError
-from pledge.store import audit
-from pledge.store.db import Store
-from pledge.store.signing import Checkpoint
+
+if TYPE_CHECKING:
+    from pledge.consent.ledger import LedgerResult
+    from pledge.store.db import Store
 
 audit_app = typer.Typer(name="audit", help="The audit log and its proofs.", no_args_is_help=True)
 
@@ -34,6 +34,10 @@ def verify(
 
     Exit 1 naming the first bad sequence number, also for an emptied, cut or rewound log.
     """
+    from pledge.consent import ledger
+    from pledge.store import audit
+    from pledge.store.signing import Checkpoint
+
     store = open_store()
     with store_errors():
         anchor = Checkpoint.read(against) if against else None
@@ -48,7 +52,7 @@ def verify(
         sys.exit(1)
 
 
-def _consent_ok(found: ledger.LedgerResult) -> bool:
+def _consent_ok(found: LedgerResult) -> bool:
     """Print what the consent log's check found; True when it is whole."""
     typer.echo(found.summary())
     for problem in found.problems:
@@ -67,6 +71,8 @@ def checkpoint(
 
     Also brings the external head file up to date.
     """
+    from pledge.store import audit
+
     store = open_store()
     with store_errors():
         cp = audit.checkpoint(store)
@@ -86,6 +92,8 @@ def export(
     ] = None,
 ) -> None:
     """Write events as JSON Lines, each with its hash and prev_hash, for an auditor."""
+    from pledge.store import audit
+
     store = open_store()
     with store_errors():
         if output is None:
@@ -108,6 +116,8 @@ def _write_file(output: Path, text: str) -> None:
 
 def _export_to_file(store: Store, output: Path, since: int) -> int:
     """Write to a temporary file and rename it, so a failed export leaves no half file."""
+    from pledge.store import audit
+
     tmp = output.with_name(f".{output.name}.partial")
     try:
         with tmp.open("w", encoding="utf-8") as out:

@@ -11,15 +11,15 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pledge.cli.db import cli_actor, open_store, store_errors
 from pledge.cli.output import fail
-from pledge.consent import import_formats, importer, rehash
-from pledge.files import write_atomic
-from pledge.manifest.load import default_path, load_manifest
+
+if TYPE_CHECKING:
+    from pledge.consent import importer
 
 consent_app = typer.Typer(
     name="consent",
@@ -72,6 +72,10 @@ def import_command(
 
     Importing the same file again adds nothing (each record has an import key).
     """
+    from pledge.consent import import_formats, importer
+    from pledge.files import write_atomic
+    from pledge.manifest.load import default_path, load_manifest
+
     fmt = file_format.value if file_format else import_formats.format_of(file.name)
     if fmt is None:
         fail(f"{file}: cannot tell the format from the name; give --format ndjson|json|csv", 2)
@@ -131,6 +135,8 @@ def hash_device_ids_command() -> None:
     nothing. Run it after `pledge db upgrade`: migrations cannot open the vault that holds the
     key.
     """
+    from pledge.consent import rehash
+
     store = open_store()
     with store_errors():
         records, limits = rehash.hash_device_ids(store, actor=cli_actor())

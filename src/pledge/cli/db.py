@@ -5,14 +5,15 @@ from __future__ import annotations
 import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
 
 from pledge.cli.output import fail
 from pledge.errors import PledgeError
-from pledge.store.db import Store
-from pledge.store.migrations import current, head, upgrade
-from pledge.store.reindex import needs_reindex, reindex
+
+if TYPE_CHECKING:
+    from pledge.store.db import Store
 
 db_app = typer.Typer(
     name="db", help="Pledge's own database: migrate, inspect.", no_args_is_help=True
@@ -30,6 +31,8 @@ def store_errors() -> Iterator[None]:
 
 def open_store() -> Store:
     """The store configured by the environment (PLEDGE_DATABASE_URL, PLEDGE_DATA_DIR …)."""
+    from pledge.store.db import Store
+
     with store_errors():
         return Store.open()
     raise AssertionError("unreachable")  # pragma: no cover
@@ -50,6 +53,9 @@ def where(store: Store) -> str:
 @db_app.command("upgrade")
 def upgrade_command() -> None:
     """Create or migrate the database to this version of Pledge (safe to run again)."""
+    from pledge.store.migrations import current, upgrade
+    from pledge.store.reindex import needs_reindex, reindex
+
     store = open_store()
     with store_errors():
         before = current(store)
@@ -71,6 +77,8 @@ def upgrade_command() -> None:
 @db_app.command("current")
 def current_command() -> None:
     """Show the database's revision and whether it needs `pledge db upgrade`."""
+    from pledge.store.migrations import current, head
+
     store = open_store()
     with store_errors():
         at, want = current(store), head()

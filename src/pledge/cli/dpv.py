@@ -8,8 +8,6 @@ import typer
 
 from pledge.cli.output import emit, fail
 from pledge.errors import PledgeError
-from pledge.manifest.load import default_path, load_manifest
-from pledge.notices.dpv import dumps
 
 
 def dpv(
@@ -24,6 +22,9 @@ def dpv(
     ] = None,
 ) -> None:
     """Print or write the processing the manifest declares as DPV JSON-LD (context embedded)."""
+    from pledge.manifest.load import default_path, load_manifest
+    from pledge.notices.dpv import dumps
+
     try:
         text = dumps(load_manifest(manifest or default_path()))
         emit(text, output)

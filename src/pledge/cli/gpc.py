@@ -8,9 +8,6 @@ import typer
 
 from pledge.cli.output import fail
 from pledge.errors import PledgeError
-from pledge.manifest.load import default_path, load_manifest
-from pledge.notices.gpc import dumps, gpc_resource
-from pledge.notices.versions import load_history
 
 
 def gpc_json(
@@ -22,6 +19,10 @@ def gpc_json(
     ] = None,
 ) -> None:
     """Print the gpc.json resource: whether Global Privacy Control is honoured, and since when."""
+    from pledge.manifest.load import default_path, load_manifest
+    from pledge.notices.gpc import dumps, gpc_resource
+    from pledge.notices.versions import load_history
+
     path = manifest or default_path()
     try:
         resource = gpc_resource(load_manifest(path), load_history(path))

@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pledge import apikeys
 from pledge.cli.db import cli_actor, open_store, store_errors
 from pledge.cli.output import fail
-from pledge.config import get_settings
-from pledge.consent import receipts
-from pledge.store.reindex import ReindexReport, reindex
-from pledge.store.rotation import rotate_master
+
+if TYPE_CHECKING:
+    from pledge.store.reindex import ReindexReport
 
 keys_app = typer.Typer(
     name="keys", help="API keys, the master key and the receipt key.", no_args_is_help=True
@@ -97,6 +96,8 @@ def rotate(
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, max=10_000)] = 500,
 ) -> None:
     """Re-wrap every subject's data key under a new master key, while Pledge keeps running."""
+    from pledge.store.rotation import rotate_master
+
     store = open_store()
     with store_errors():
         report = rotate_master(
@@ -122,6 +123,8 @@ def reindex_command(
     Needed after upgrading from a version that indexed e-mail and phone numbers differently,
     and after changing PLEDGE_PHONE_REGION; `pledge db upgrade` runs it when needed.
     """
+    from pledge.store.reindex import reindex
+
     store = open_store()
     with store_errors():
         report = reindex(store, actor=cli_actor(), batch_size=batch_size)
@@ -148,6 +151,8 @@ def rotate_receipts() -> None:
     The old key's public half stays in the JWKS with its validity period; its private half is
     destroyed. A rotation that stopped half-way is finished by running this again.
     """
+    from pledge.consent import receipts
+
     store = open_store()
     with store_errors():
         done = receipts.rotate(store, actor=cli_actor())
@@ -166,6 +171,9 @@ def receipt_keys(
     format: Annotated[Format, typer.Option("--format", "-f", help="text or json")] = Format.text,
 ) -> None:
     """List the keys in the receipt JWKS: the current one first, with validity periods."""
+    from pledge.config import get_settings
+    from pledge.consent import receipts
+
     data_dir = get_settings().data_dir
     with store_errors():
         signer = receipts.ReceiptSigner(data_dir)

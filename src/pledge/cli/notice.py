@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import os
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pledge.cli.output import emit, fail
 from pledge.errors import ManifestError, PledgeError
-from pledge.manifest.load import DEFAULT_MANIFEST, load_manifest
-from pledge.manifest.model import Manifest
-from pledge.notices.render import render_collection_point, render_notice
-from pledge.notices.site import build_site, load_history_for
+
+if TYPE_CHECKING:
+    from pledge.manifest.model import Manifest
 
 notice_app = typer.Typer(
     name="notice",
@@ -66,6 +65,10 @@ def notice(
     ] = "",
 ) -> None:
     """Render one notice (stdout or --output), the site (--all --output DIR), or a form notice."""
+    from pledge.manifest.load import DEFAULT_MANIFEST
+    from pledge.notices.render import render_collection_point, render_notice
+    from pledge.notices.site import load_history_for
+
     if ctx.invoked_subcommand is not None:
         return
     path = manifest or os.environ.get("PLEDGE_MANIFEST") or DEFAULT_MANIFEST
@@ -87,6 +90,8 @@ def notice(
 
 def _load(path: str) -> Manifest:
     """The manifest, or one line naming the first error and how to see them all."""
+    from pledge.manifest.load import load_manifest
+
     try:
         return load_manifest(path)
     except ManifestError as exc:
@@ -104,6 +109,8 @@ def _first_notice(manifest: Manifest) -> str:
 
 
 def _write_site(manifest: Manifest, path: str, output: str | None) -> None:
+    from pledge.notices.site import build_site, load_history_for
+
     if output is None:
         raise PledgeError("--all writes a folder: give it with --output DIR")
     site = build_site(manifest, output, load_history_for(path))

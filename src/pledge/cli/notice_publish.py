@@ -7,15 +7,16 @@ change without touching how notices are rendered.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pledge.cli.notice import notice_app
 from pledge.cli.output import fail
 from pledge.errors import PledgeError
-from pledge.manifest.load import default_path
-from pledge.notices.versions import NoticeVersion, history_path, publish
+
+if TYPE_CHECKING:
+    from pledge.notices.versions import NoticeVersion
 
 
 def publish_command(
@@ -44,6 +45,9 @@ def publish_command(
     An effective date less than the manifest's notice period away is refused for a material
     change unless --force is given, and the record then says it was forced (P-G16).
     """
+    from pledge.manifest.load import default_path
+    from pledge.notices.versions import history_path, publish
+
     path = manifest or _group_manifest(ctx) or default_path()
     day: date | None = effective.date() if effective is not None else None
     try:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
 from pledge.files import write_atomic
-from pledge.manifest.findings import Finding
+
+if TYPE_CHECKING:
+    from pledge.manifest.findings import Finding
 
 
 def print_findings(findings: Sequence[Finding], fmt: str) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from pledge.cli.output import fail
-from pledge.config import get_settings
-from pledge.runtime.runfiles import ServerRecord, live_servers, read_json
+
+if TYPE_CHECKING:
+    from pledge.runtime.runfiles import ServerRecord
 
 
 def reload(
@@ -20,6 +21,9 @@ def reload(
     ] = 15.0,
 ) -> None:
     """Reload the manifest of every server using this data folder (kept if it has errors)."""
+    from pledge.config import get_settings
+    from pledge.runtime.runfiles import live_servers, read_json
+
     settings = get_settings()
     servers = live_servers(settings)
     if not servers:

@@ -18,13 +18,11 @@ import typer
 from pledge.cli.db import cli_actor, open_store, store_errors
 from pledge.cli.output import fail
 from pledge.config import get_settings
-from pledge.manifest.model import Manifest
-from pledge.requests import reminders, service
-from pledge.store.db import Store
-from pledge.store.jobs import load_handler_modules
 
 if TYPE_CHECKING:
+    from pledge.manifest.model import Manifest
     from pledge.runtime.installation import Installation
+    from pledge.store.db import Store
 
 requests_app = typer.Typer(
     name="requests", help="Data subject requests: enter, list, act.", no_args_is_help=True
@@ -71,6 +69,8 @@ def submit(
     details: Annotated[str | None, typer.Option("--details")] = None,
 ) -> None:
     """Enter a request received by post or phone."""
+    from pledge.requests import service
+
     installation = _installation()
     store, manifest = installation.store, installation.manifest
     intake = service.Intake(
@@ -109,6 +109,9 @@ def _identities(pairs: list[str]) -> dict[str, str]:
 
 
 def _wait(installation: Installation, request_id: str, timeout: float = 600.0) -> None:
+    from pledge.requests import service
+    from pledge.store.jobs import load_handler_modules
+
     load_handler_modules()
     store = installation.store
     worker = installation.worker(poll_interval=0.05)
@@ -133,6 +136,8 @@ def list_command(
     sla: Annotated[str | None, typer.Option("--sla", help="on_track, due_soon, overdue")] = None,
 ) -> None:
     """Requests by due date, with their SLA state."""
+    from pledge.requests import service
+
     store = open_store()
     with store_errors(), store.reader() as session:
         rows = service.list_requests(session, service.Filter(state, kind, sla))
@@ -155,6 +160,8 @@ def show(
     ] = None,
 ) -> None:
     """One request with every step (no identity, no corrections); the read is audited."""
+    from pledge.requests import service
+
     store = open_store()
     with store_errors():
         store.vault  # noqa: B018  (opened outside any transaction)
@@ -169,6 +176,8 @@ def show(
 
 @requests_app.command("approve")
 def approve(request_id: Annotated[str, typer.Argument()]) -> None:
+    from pledge.requests import service
+
     store = open_store()
     with store_errors(), store.transaction() as session:
         req = service.approve(session, request_id, actor=cli_actor())
@@ -177,6 +186,8 @@ def approve(request_id: Annotated[str, typer.Argument()]) -> None:
 
 @requests_app.command("retry")
 def retry(request_id: Annotated[str, typer.Argument()]) -> None:
+    from pledge.requests import service
+
     store = open_store()
     with store_errors(), store.transaction() as session:
         req = service.retry(session, request_id, actor=cli_actor())
@@ -188,6 +199,8 @@ def deny(
     request_id: Annotated[str, typer.Argument()],
     reason: Annotated[list[str], typer.Option("--reason", help="Sent to the person; repeatable")],
 ) -> None:
+    from pledge.requests import service
+
     store, manifest = _open()
     with store_errors(), store.transaction() as session:
         req = service.deny(session, manifest, request_id, reason, actor=cli_actor())
@@ -199,6 +212,8 @@ def extend(
     request_id: Annotated[str, typer.Argument()],
     reason: Annotated[list[str], typer.Option("--reason", help="Sent to the person; repeatable")],
 ) -> None:
+    from pledge.requests import service
+
     store, manifest = _open()
     with store_errors(), store.transaction() as session:
         req = service.extend(session, manifest, request_id, reason, actor=cli_actor())
@@ -212,6 +227,8 @@ def remind() -> None:
     Each request gets one reminder when it becomes due soon and one when it becomes overdue;
     running this again queues nothing new. A worker sends the mail.
     """
+    from pledge.requests import reminders
+
     store, manifest = _open()
     with store_errors(), store.transaction() as session:
         queued = reminders.remind(session, manifest, actor=cli_actor())

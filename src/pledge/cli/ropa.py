@@ -9,8 +9,6 @@ import typer
 
 from pledge.cli.output import emit, fail
 from pledge.errors import PledgeError
-from pledge.manifest.load import default_path, load_manifest
-from pledge.notices.ropa import build_ropa, render
 
 
 class Format(StrEnum):
@@ -37,6 +35,9 @@ def ropa(
     ] = None,
 ) -> None:
     """Print or write the Art. 30(1) controller record and the Art. 30(2) processor record."""
+    from pledge.manifest.load import default_path, load_manifest
+    from pledge.notices.ropa import build_ropa, render
+
     try:
         loaded = load_manifest(manifest or default_path())
         if lang != "en" and lang not in loaded.languages:

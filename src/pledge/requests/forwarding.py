@@ -17,6 +17,7 @@ from typing import Any
 
 from pledge.connectors import FACTORIES
 from pledge.connectors.base import ReadSpec, TableName
+from pledge.manifest import graph
 from pledge.manifest.model import Manifest
 
 log = logging.getLogger("pledge.requests.forwarding")
@@ -68,24 +69,19 @@ def _walk(
     )
     if dataset is None:
         return []
-    columns: dict[str, list[str]] = {}
-    links: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    columns = {c.name: [f.name for f in c.fields] for c in dataset.collections}
     known: dict[tuple[str, str], set[Any]] = {}
     for collection in dataset.collections:
-        columns[collection.name] = [f.name for f in collection.fields]
         for fld in collection.fields:
-            meta = fld.fides_meta
-            if meta is None:
-                continue
-            if meta.identity and identities.get(meta.identity):
-                known[(collection.name, fld.name)] = set(identities[meta.identity])
-            for reference in meta.references:
-                if reference.dataset != dataset_key:
-                    continue
-                other_collection, other_field = reference.field.split(".", 1)
-                a, b = (collection.name, fld.name), (other_collection, other_field)
-                links.setdefault(a, set()).add(b)
-                links.setdefault(b, set()).add(a)
+            kind = fld.meta.identity
+            if kind and identities.get(kind):
+                known[(collection.name, fld.name)] = set(identities[kind])
+    links: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for link in graph.links(dataset):  # followed either way: only reads, never a change
+        if link.to_dataset == dataset_key and link.to_field:
+            a, b = (link.collection, link.field), (link.to_collection, link.to_field)
+            links.setdefault(a, set()).add(b)
+            links.setdefault(b, set()).add(a)
     read: dict[str, list[dict[str, Any]]] = {}
     with connector.session() as reader:
         while target not in read:

@@ -1,15 +1,12 @@
-"""Erasure strategies: which one a field gets, whether it fits the column, and applying it.
+"""Erasure strategies against the real columns, applying them, and fingerprints.
 
-A field's strategy comes from, in this order: its own `fides_meta.masking`; its collection's
-`masking_strategy_override` (unless that is `delete`, which is about rows); the system's
-`masking` map for the most specific of its categories; `null_rewrite` when the column takes
-NULL. A NOT NULL column with none of these cannot be erased, and planning says so.
+Which strategy a field gets and what each strategy writes is the manifest's masking table
+(`pledge.manifest.masking`), which lint checks against the datasets too. Here each strategy is
+also checked against the column the store reports (kind, length, nullability, uniqueness,
+foreign keys) when the plan is bound, so a strategy that cannot work fails before anything is
+touched:
 
-Each strategy is checked against the column the store reports (kind, length, nullability,
-uniqueness, foreign keys) when the plan is bound, so a strategy that cannot work fails before
-anything is touched:
-
-- `null_rewrite`: the column must take NULL;
+- `null_rewrite`: the column must take NULL (it is also the default when the column does);
 - `string_rewrite`: a text column, the configured `value` (default "erased") must fit, not a
   unique column;
 - `random_string_rewrite`: a text column (the string is cut to the column's length);
@@ -29,56 +26,34 @@ import hashlib
 import hmac
 import secrets
 import string
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from pledge.connectors.base import ColumnInfo, TableInfo
-from pledge.manifest.datasets import Collection, DatasetField
-from pledge.manifest.model import System, covers
+from pledge.manifest.masking import Strategy, misfit, rewrite_value
 
-HASH_LENGTH = 64
 TEXT_KINDS = frozenset({"string"})
 DATE_KINDS = frozenset({"date", "datetime"})
 _ALPHABET = string.ascii_letters + string.digits
 _RANDOM_LENGTH = 32
-DEFAULT_REWRITE = "erased"
-
-
-@dataclass(frozen=True, slots=True)
-class Strategy:
-    """A resolved strategy for one field, and where it came from (for messages)."""
-
-    name: str
-    configuration: Mapping[str, Any] = field(default_factory=dict)
-    origin: str = "default"
-
-
-def resolve(fld: DatasetField, collection: Collection, system: System) -> Strategy | None:
-    """The strategy of an erasable field, or None if nothing gives it one (see module doc)."""
-    own = fld.meta.masking
-    if own is not None:
-        return Strategy(own.strategy, own.configuration, "the field's fides_meta.masking")
-    override = collection.meta.masking_strategy_override
-    if override is not None and override.strategy != "delete":
-        return Strategy(override.strategy, override.configuration, "masking_strategy_override")
-    best: tuple[int, str] | None = None
-    for category in fld.data_categories or ():
-        for key in system.masking:
-            if covers(key, category) and (best is None or len(key) > best[0]):
-                best = (len(key), key)
-    if best is not None:
-        return Strategy(system.masking[best[1]], {}, f"the system's masking of '{best[1]}'")
-    return None
 
 
 def problems(strategy: Strategy, column: ColumnInfo, table: TableInfo, has_key: bool) -> list[str]:
     """Why `strategy` cannot write into `column` (empty when it can). No values are named."""
-    check = _CHECKS.get(strategy.name)
-    if check is None:
-        return [f"{strategy.name} is not supported here; use hmac, null_rewrite or string_rewrite"]
-    found = check(strategy, column, table)
+    kind = column.type_name or column.kind
+    found = [why for _, why in misfit(strategy, _holds(column), kind, column.length, _at(column))]
+    if strategy.name == "null_rewrite" and not column.nullable:
+        found.append(
+            f"null_rewrite sets column {column.name} to NULL, but it is NOT NULL; give the field "
+            "a fides_meta.masking strategy that writes a value (string_rewrite, hmac …)"
+        )
+    if strategy.name == "string_rewrite" and table.is_unique(column.name):
+        found.append(
+            f"string_rewrite writes the same text into every row, but column {column.name} is "
+            "unique; use hmac"
+        )
     if strategy.name in ("hash", "hmac") and not has_key:
         found.append(f"{strategy.name} needs a masking key, and the engine was given none")
     if strategy.name != "null_rewrite" and table.in_foreign_key(column.name):
@@ -88,91 +63,14 @@ def problems(strategy: Strategy, column: ColumnInfo, table: TableInfo, has_key: 
     return found
 
 
-def _text(strategy: Strategy, column: ColumnInfo) -> list[str]:
+def _holds(column: ColumnInfo) -> Literal["text", "date", "other"]:
     if column.kind in TEXT_KINDS:
-        return []
-    return [
-        f"{strategy.name} writes text but column {column.name} is {column.type_name or column.kind}"
-    ]
+        return "text"
+    return "date" if column.kind in DATE_KINDS else "other"
 
 
-def _check_null(strategy: Strategy, column: ColumnInfo, table: TableInfo) -> list[str]:
-    if column.nullable:
-        return []
-    return [
-        f"null_rewrite sets column {column.name} to NULL, but it is NOT NULL; give the field a "
-        "fides_meta.masking strategy that writes a value (string_rewrite, hmac …)"
-    ]
-
-
-def _check_string(strategy: Strategy, column: ColumnInfo, table: TableInfo) -> list[str]:
-    found = _text(strategy, column)
-    value = rewrite_value(strategy)
-    if not isinstance(value, str):
-        found.append("string_rewrite needs `configuration: {value: …}` with the text to write")
-    elif column.length is not None and len(value) > column.length:
-        found.append(
-            f"string_rewrite writes {len(value)} characters, column {column.name} holds "
-            f"{column.length}"
-        )
-    if table.is_unique(column.name):
-        found.append(
-            f"string_rewrite writes the same text into every row, but column {column.name} is "
-            "unique; use hmac"
-        )
-    return found
-
-
-def rewrite_value(strategy: Strategy) -> Any:
-    """The text string_rewrite writes: its `value`, or DEFAULT_REWRITE (a system's `masking`
-    map names strategies without configuration)."""
-    return strategy.configuration.get("value", DEFAULT_REWRITE)
-
-
-def _check_random(strategy: Strategy, column: ColumnInfo, table: TableInfo) -> list[str]:
-    return _text(strategy, column)
-
-
-def _check_hash(strategy: Strategy, column: ColumnInfo, table: TableInfo) -> list[str]:
-    found = _text(strategy, column)
-    if not found and column.length is not None and column.length < HASH_LENGTH:
-        found.append(
-            f"{strategy.name} writes {HASH_LENGTH} characters, column {column.name} holds "
-            f"{column.length} ({column.type_name})"
-        )
-    return found
-
-
-def _check_date(strategy: Strategy, column: ColumnInfo, table: TableInfo) -> list[str]:
-    if column.kind in DATE_KINDS:
-        return []
-    return [
-        f"generalize_date needs a date or timestamp, column {column.name} is "
-        f"{column.type_name or column.kind}"
-    ]
-
-
-def _check_delete(strategy: Strategy, column: ColumnInfo, table: TableInfo) -> list[str]:
-    return [
-        "delete removes whole rows: set it as the collection's masking_strategy_override, "
-        "and give the field a masking strategy"
-    ]
-
-
-def _check_aes(strategy: Strategy, column: ColumnInfo, table: TableInfo) -> list[str]:
-    return ["aes_encrypt is not supported: erased data must not be recoverable; use hmac"]
-
-
-_CHECKS: dict[str, Callable[[Strategy, ColumnInfo, TableInfo], list[str]]] = {
-    "null_rewrite": _check_null,
-    "string_rewrite": _check_string,
-    "random_string_rewrite": _check_random,
-    "hash": _check_hash,
-    "hmac": _check_hash,
-    "generalize_date": _check_date,
-    "delete": _check_delete,
-    "aes_encrypt": _check_aes,
-}
+def _at(column: ColumnInfo) -> str:
+    return f"column {column.name}"
 
 
 # --- applying ----------------------------------------------------------------------------

@@ -3,19 +3,21 @@
 A request starts at identity fields, follows `fides_meta.references`, visits and erases
 collections in order and masks field by field. These rules catch beforehand what would make
 that walk miss data, loop, or write values a column cannot hold, and what the datasets hold
-that the notice does not tell. The datasets are walked once per lint run into an `Index` that
-every rule here shares, with YAML paths so each finding points into the dataset file.
+that the notice does not tell. Reachability and cycles are asked of the dataset graph
+(`manifest/graph.py`) and strategies of the masking table (`manifest/masking.py`), the very
+code requests plan with, so `pledge check` cannot pass what a request then cannot plan. The
+datasets are indexed once per lint run with YAML paths so each finding points into the file.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
-from pledge.manifest.datasets import Collection, Dataset, DatasetField, FieldMeta, MaskingStrategy
+from pledge.manifest.datasets import Collection, Dataset, DatasetField, FieldMeta
 from pledge.manifest.findings import Finding
+from pledge.manifest.graph import AFTER, DATASET_AFTER, DIRECTED, MIXED, Cycle, Survey, survey
 from pledge.manifest.lint import Context, rule
 from pledge.manifest.lint.references import (
     DEFINED_IN,
@@ -25,11 +27,11 @@ from pledge.manifest.lint.references import (
     undefined_hint,
 )
 from pledge.manifest.load import LoadedDataset
+from pledge.manifest.masking import STRATEGIES, Fault, Strategy, declared, misfit, resolve
 from pledge.manifest.model import Manifest, System
 from pledge.manifest.source import Path
 
 Site: TypeAlias = tuple[LoadedDataset, Path]
-Graph: TypeAlias = dict[str, list[tuple[str, Site]]]
 CategorySite: TypeAlias = tuple[Path, str, str]  # (YAML path, category, owner label)
 
 # --- one walk over every dataset file ----------------------------------------------------
@@ -327,116 +329,72 @@ def _contact_fields(ctx: Context, index: Index) -> Iterator[Finding]:
             yield ctx.finding("dataset-reference", path, *problem)
 
 
-# --- dataset-cycle -----------------------------------------------------------------------
+# --- dataset-cycle, unreachable-collection: asked of the dataset graph ---------------------
 
 
-def _graphs(index: Index) -> dict[str, Graph]:
-    """Ordering graphs (edge: comes first → comes after), each edge with where it is written."""
-    graphs: dict[str, Graph] = {}
+def survey_of(ctx: Context) -> Survey:
+    """The dataset graph's survey of this manifest: the walk requests take, done once."""
+    found = ctx.cache.get("datasets.survey")
+    if not isinstance(found, Survey):
+        found = ctx.cache["datasets.survey"] = survey(ctx.manifest)
+    return found
+
+
+def _link_sites(index: Index) -> dict[tuple[str, str, str], Site]:
+    """Where each ordering link is written: (kind, comes first, comes after) → site."""
+    sites: dict[tuple[str, str, str], Site] = {}
     for label, _, waits, entry, where in orderings(index):
-        graphs.setdefault(label, {}).setdefault(entry, []).append((waits, where))
-    refs = graphs.setdefault("directed references", {})
+        sites.setdefault((label, entry, waits), where)
     for site, f, r, dataset, target in references(index):
         direction = f.field.meta.references[r].direction
         other = f"{dataset}.{target.partition('.')[0]}"
-        if direction is None or other == site.node:
+        path = (*f.path, "fides_meta", "references", r)
+        if direction is None:
+            sites.setdefault((MIXED, site.node, other), (site.loaded, path))
+            sites.setdefault((MIXED, other, site.node), (site.loaded, path))
             continue
         source, sink = (other, site.node) if direction == "from" else (site.node, other)
-        where = (site.loaded, (*f.path, "fides_meta", "references", r, "direction"))
-        refs.setdefault(source, []).append((sink, where))
-    return graphs
+        sites.setdefault((DIRECTED, source, sink), (site.loaded, (*path, "direction")))
+    return sites
 
 
-def cycles(graph: Graph) -> Iterator[tuple[list[str], Site]]:
-    """Each distinct cycle (as nodes, first repeated last) and the edge that closes it."""
-    done: set[str] = set()
-    seen: set[frozenset[str]] = set()
-    for start in graph:
-        if start in done:
-            continue
-        path = [start]
-        on_path = {start}
-        stack = [iter(graph.get(start, ()))]
-        while stack:
-            for target, site in stack[-1]:
-                if target in on_path:
-                    cycle = [*path[path.index(target) :], target]
-                    if frozenset(cycle) not in seen:
-                        seen.add(frozenset(cycle))
-                        yield cycle, site
-                elif target not in done:
-                    path.append(target)
-                    on_path.add(target)
-                    stack.append(iter(graph.get(target, ())))
-                    break
-            else:
-                stack.pop()
-                done.add(path[-1])
-                on_path.discard(path.pop())
+def _closing(sites: dict[tuple[str, str, str], Site], cycle: Cycle) -> Site | None:
+    """The site of the last link of the cycle that is written somewhere (the closing one)."""
+    kinds = [cycle.kind] if cycle.kind != MIXED else [DIRECTED, MIXED, AFTER]
+    for first, then in reversed(list(zip(cycle.nodes, cycle.nodes[1:], strict=False))):
+        keys = [(kind, first, then) for kind in kinds]
+        if cycle.kind == MIXED:  # `after` of a dataset orders each of its collections
+            keys.append((DATASET_AFTER, first.rpartition(".")[0], then.rpartition(".")[0]))
+        found = next((sites[k] for k in keys if k in sites), None)
+        if found is not None:
+            return found
+    return None
 
 
 @rule("dataset-cycle", "error", "collections or datasets ordered in a cycle")
 def dataset_cycle(ctx: Context) -> Iterator[Finding]:
-    for label, graph in _graphs(index_of(ctx)).items():
-        for cycle, (loaded, path) in cycles(graph):
-            yield ctx.dataset_finding(
-                "dataset-cycle",
-                loaded,
-                path,
-                f"{label} form a cycle: {' → '.join(cycle)}",
-                "remove one link of the cycle so requests can tell which comes first",
-            )
-
-
-# --- unreachable-collection --------------------------------------------------------------
-
-
-def reachable(index: Index) -> set[str]:
-    """Collections a request can reach from an identity, following references both ways."""
-    links: dict[str, set[str]] = {}
-    for site, _, _, dataset, target in references(index):
-        other = f"{dataset}.{target.partition('.')[0]}"
-        links.setdefault(site.node, set()).add(other)
-        links.setdefault(other, set()).add(site.node)
-    queue = deque(
-        site.node
-        for site in index.sites
-        if any(f.field.meta.identity or f.field.meta.custom_request_field for f in site.fields)
-    )
-    found = set(queue)
-    while queue:
-        for other in links.get(queue.popleft(), ()):
-            if other not in found:
-                found.add(other)
-                queue.append(other)
-    return found
-
-
-def _may_hold_personal(site: CollectionSite, is_personal: Callable[[str], bool]) -> bool:
-    """False only when every category labelled in the collection is non-personal."""
-    labels = [c for f in site.fields for c in f.field.data_categories or ()]
-    labels += site.collection.data_categories or ()
-    return not labels or any(is_personal(c) for c in labels)
+    index = index_of(ctx)
+    sites = _link_sites(index)
+    at = {site.node: (site.loaded, site.path) for site in index.sites}
+    for cycle in survey_of(ctx).cycles:
+        where = _closing(sites, cycle) or at.get(cycle.nodes[0])
+        if where is None:
+            continue
+        yield ctx.dataset_finding(
+            "dataset-cycle",
+            where[0],
+            where[1],
+            f"{cycle.kind} form a cycle: {' → '.join(cycle.nodes)}",
+            "remove one link of the cycle so requests can tell which comes first",
+        )
 
 
 @rule("unreachable-collection", "error", "a collection no identity reaches, so requests miss it")
 def unreachable_collection(ctx: Context) -> Iterator[Finding]:
-    index = index_of(ctx)
-    found = reachable(index)
-    is_personal = personal(ctx.manifest)
-    systems = ctx.manifest.systems
-    controlled = {
-        file
-        for file, one in index.files.items()
-        if any(systems[u].role == "controller" for u in one.users)
-    }
-    for site in index.sites:
-        if (
-            site.node in found
-            or site.loaded.file not in controlled
-            or site.collection.meta.skip_processing
-            or not _may_hold_personal(site, is_personal)
-        ):
+    at = {site.node: site for site in index_of(ctx).sites}
+    for missed in survey_of(ctx).unreachable:
+        site = at.get(missed.node)
+        if site is None or not missed.personal:
             continue
         yield ctx.dataset_finding(
             "unreachable-collection",
@@ -444,109 +402,103 @@ def unreachable_collection(ctx: Context) -> Iterator[Finding]:
             site.path,
             f"collection '{site.node}' cannot be reached from any identity field, so access and "
             "erasure requests would miss it",
-            "add a fides_meta.references link to a reachable collection, or "
+            "add a fides_meta.references link to a collection an identity reaches, or "
             "`fides_meta: {skip_processing: true}` if it holds nothing about people",
         )
 
 
-# --- masking-type ------------------------------------------------------------------------
+# --- masking-type: asked of the masking table ----------------------------------------------
 
-STRATEGIES: tuple[str, ...] = MaskingStrategy.__args__  # type: ignore[attr-defined]
-TEXT_STRATEGIES = frozenset(
-    {"hash", "hmac", "string_rewrite", "random_string_rewrite", "aes_encrypt"}
-)
-TEXT_TYPES = frozenset({"string", "string[]"})
-DATE_TYPES = frozenset({"date", "datetime"})
-HASH_LENGTH = 64  # hex characters of a SHA-256 digest
-MISFIT_HINTS = {
+HINTS: dict[Fault, str] = {
+    "strategy": "choose another strategy (hmac, null_rewrite or string_rewrite)",
     "data_type": "choose a strategy that writes the field's data_type",
-    "length": f"allow {HASH_LENGTH} characters, or choose another strategy",
+    "length": "allow more characters, or choose another strategy",
+    "configuration": "give string_rewrite `configuration: {value: <text>}`",
 }
 
 
-def misfit(strategy: str, meta: FieldMeta) -> tuple[str, str] | None:
-    """Why `strategy` cannot write into a field of this type: (attribute at fault, reason)."""
-    kind = meta.data_type
-    if strategy in TEXT_STRATEGIES and kind is not None and kind not in TEXT_TYPES:
-        return "data_type", f"{strategy} writes text but the field holds {kind}"
-    if strategy == "generalize_date" and kind is not None and kind not in DATE_TYPES:
-        return "data_type", f"generalize_date needs a date or datetime but the field holds {kind}"
-    if strategy in ("hash", "hmac") and meta.length is not None and meta.length < HASH_LENGTH:
-        return "length", (
-            f"{strategy} writes {HASH_LENGTH} characters but the field holds at most {meta.length}"
-        )
-    return None
+def _misfits(strategy: Strategy, meta: FieldMeta) -> list[tuple[Fault, str]]:
+    """Why the masking table refuses `strategy` for a field with this declared type."""
+    kind = meta.data_type or ""
+    return misfit(strategy, declared(meta.data_type), kind, meta.length, "the field")
 
 
-def _own_masking(f: FieldSite) -> tuple[Path, str, str] | None:
+def _own_masking(f: FieldSite) -> Iterator[tuple[Path, str, str]]:
     """What is wrong with a field's own `fides_meta.masking`: (path, message, hint)."""
     meta = f.field.meta
     if meta.masking is None:
-        return None
-    strategy = meta.masking.strategy
+        return
+    strategy = Strategy(meta.masking.strategy, meta.masking.configuration)
     path = (*f.path, "fides_meta", "masking", "strategy")
-    if strategy == "delete":
+    if strategy.name == "delete":
         message = f"{f.label}: delete removes whole rows, so it is a collection strategy"
-        return (
-            path,
-            message,
-            (
-                "use null_rewrite here, or masking_strategy_override: {strategy: delete} on the "
-                "collection"
-            ),
+        hint = (
+            "use null_rewrite here, or masking_strategy_override: {strategy: delete} on the "
+            "collection"
         )
+        yield path, message, hint
+        return
     if meta.primary_key:
-        message = f"{f.label} is a primary key; rewriting it with {strategy} breaks references"
-        return path, message, "remove the masking; the collection's strategy erases the row"
-    problem = misfit(strategy, meta)
-    return (path, f"{f.label}: {problem[1]}", MISFIT_HINTS[problem[0]]) if problem else None
+        message = f"{f.label} is a primary key; rewriting it with {strategy.name} breaks references"
+        yield path, message, "remove the masking; the collection's strategy erases the row"
+        return
+    for fault, why in _misfits(strategy, meta):
+        here = (
+            (*f.path, "fides_meta", "masking", "configuration")
+            if fault == "configuration"
+            else path
+        )
+        yield here, f"{f.label}: {why}", HINTS[fault]
 
 
 def _inherited(
     site: CollectionSite, f: FieldSite, systems: list[tuple[str, System]]
-) -> Iterator[tuple[str, str]]:
-    """Strategies a field gets from its collection or a system's `masking`: (strategy, from)."""
+) -> Iterator[tuple[Strategy, str]]:
+    """The strategy each system's erasure gives a field without its own: (strategy, from)."""
     meta = f.field.meta
     if (
         meta.masking is not None
         or meta.primary_key
         or meta.read_only
         or not f.field.data_categories
+        or "." in f.name  # nested fields are not columns: erasure masks top-level fields
     ):
         return
-    override = site.collection.meta.masking_strategy_override
-    if override is not None:
-        yield override.strategy, f"the masking_strategy_override of collection '{site.node}'"
-        return
     for key, system in systems:
-        for category in f.field.data_categories:
-            rule_key = next((a for a in ancestors(category) if a in system.masking), None)
-            if rule_key is not None:
-                yield system.masking[rule_key], f"system '{key}' (masking of '{rule_key}')"
+        strategy = resolve(f.field, site.collection, system)
+        if strategy is None or strategy.name not in STRATEGIES:
+            continue  # an unknown name is reported at the system's `masking`
+        if strategy.origin == "masking_strategy_override":
+            yield strategy, f"the masking_strategy_override of collection '{site.node}'"
+            return
+        yield strategy, f"system '{key}' ({strategy.origin})"
 
 
 def _field_masking(ctx: Context, one: FileSites) -> Iterator[Finding]:
-    systems = [(u, ctx.manifest.systems[u]) for u in one.users if ctx.manifest.systems[u].masking]
+    systems = [(u, ctx.manifest.systems[u]) for u in one.users]
     loaded = one.loaded
     reported: set[Path] = set()
     for site in one.collections:
         for f in site.fields:
-            own = _own_masking(f)
-            if own is not None:
+            for own in _own_masking(f):
                 yield ctx.dataset_finding("masking-type", loaded, *own)
             for strategy, origin in _inherited(site, f, systems):
-                problem = misfit(strategy, f.field.meta)
-                path = (*f.path, "fides_meta", problem[0]) if problem else f.path
-                if problem is None or path in reported:
-                    continue
-                reported.add(path)
-                yield ctx.dataset_finding(
-                    "masking-type",
-                    loaded,
-                    path,
-                    f"{f.label} is masked with {strategy} by {origin}: {problem[1]}",
-                    "give the field its own fides_meta.masking that fits its type",
-                )
+                for fault, why in _misfits(strategy, f.field.meta):
+                    path = (
+                        (*f.path, "fides_meta", fault)
+                        if fault in ("data_type", "length")
+                        else f.path
+                    )
+                    if path in reported:
+                        continue
+                    reported.add(path)
+                    yield ctx.dataset_finding(
+                        "masking-type",
+                        loaded,
+                        path,
+                        f"{f.label} is masked with {strategy.name} by {origin}: {why}",
+                        "give the field its own fides_meta.masking that fits its type",
+                    )
 
 
 @rule("masking-type", "error", "a masking strategy that cannot write into the field it masks")

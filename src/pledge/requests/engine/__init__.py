@@ -1,8 +1,9 @@
 """Execution of data subject requests against the organisation's stores (DESIGN §5).
 
-The engine binds the manifest's traversal plan (`graph.py`) to connectors, checking everything
-that can be wrong with it before any store is touched, then reads the person's rows level by
-level and runs access, erasure (as checkpointable steps) and rectification over them.
+The engine binds the manifest's traversal plan (`pledge.manifest.graph`) to connectors,
+checking everything that can be wrong with it before any store is touched, then reads the
+person's rows level by level and runs access, erasure (as checkpointable steps) and
+rectification over them.
 
 - `plan`: the bound plan (`Plan`, `Bound`, `Step`, …), immutable once bound;
 - `binding`: the graph bound to reflected tables, every problem raised as one `PlanError`;

@@ -1,4 +1,4 @@
-"""Binding: the manifest's traversal graph (`graph.py`) turned into a `Plan` against the stores.
+"""Binding: the manifest's dataset graph turned into a `Plan` against the stores.
 
 Each collection becomes a table whose columns, types and constraints were reflected once, with
 one prepared read and, for erasure, a resolved and checked strategy per field. Everything that
@@ -14,10 +14,11 @@ from dataclasses import replace
 
 from pledge.connectors.base import ColumnInfo, Connector, ReadSpec, Schema, TableInfo, TableName
 from pledge.manifest.datasets import DatasetField
+from pledge.manifest.graph import Graph, Node, erase_order
+from pledge.manifest.masking import Strategy, resolve
 from pledge.manifest.model import Manifest
 from pledge.requests.engine.plan import Action, Bound, Inbound, Plan, RefCheck, Step, Target
-from pledge.requests.graph import Graph, Node, erase_order
-from pledge.requests.masking import Strategy, masker, problems, resolve
+from pledge.requests.masking import masker, problems
 
 
 class Binder:

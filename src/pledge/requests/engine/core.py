@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pledge.connectors.base import Connector
+from pledge.manifest.graph import Graph, PlanError, plan_graph
 from pledge.manifest.model import Manifest
 from pledge.requests.engine.binding import Binder
 from pledge.requests.engine.erasure import collect, collection_report, erase_step, verify
@@ -26,7 +27,6 @@ from pledge.requests.engine.traversal import (
     inputs_for,
     read_collection,
 )
-from pledge.requests.graph import Graph, PlanError, plan_graph
 from pledge.requests.report import (
     AccessResult,
     CollectionData,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pledge.connectors.base import Connector, Key, ReadSpec, Row, TableInfo, TableName
-from pledge.requests.graph import Edge, Graph, Node
+from pledge.manifest.graph import Edge, Graph, Node
 from pledge.requests.masking import Masker, normalise
 
 Action = Literal["delete", "mask", "none"]

@@ -16,9 +16,9 @@ from typing import Any
 
 from pledge.connectors.base import ColumnInfo, coerce
 from pledge.manifest.datasets import DatasetField
+from pledge.manifest.graph import PlanError
 from pledge.requests.engine.plan import Bound, Plan, nkey
 from pledge.requests.engine.traversal import Found
-from pledge.requests.graph import PlanError
 from pledge.requests.masking import Fingerprints
 from pledge.requests.report import CollectionRectification
 
