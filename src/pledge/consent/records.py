@@ -35,6 +35,8 @@ ALWAYS_ON = "strictly_necessary"
 class ChoiceError(PledgeError):
     """A choice that does not fit the manifest; `errors` name where (JSON pointer) and why."""
 
+    status = 422
+
     def __init__(self, errors: list[dict[str, str]]) -> None:
         super().__init__("; ".join(f"{e['pointer']}: {e['detail']}" for e in errors))
         self.errors = errors

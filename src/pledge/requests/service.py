@@ -61,12 +61,16 @@ _REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 class RequestError(PledgeError):
     """A request cannot be made or changed as asked (not offered, wrong state, bad input)."""
 
+    status = 400
+
 
 class TransitionError(RequestError):
     """The request's current state forbids this action (e.g. approving a completed request).
 
     Carries the state and reference, so the API can answer 409 naming the current state.
     """
+
+    status = 409
 
     def __init__(self, req: DataRequest, why: str) -> None:
         super().__init__(f"request {req.reference} is {req.state}; {why}")
