@@ -8,6 +8,7 @@ second; `pledge check` exits 2 under a memory cap.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import resource
@@ -30,7 +31,7 @@ MEMORY_CAP = 1024 * 1024 * 1024  # the old loader needed 2 GiB for the billion l
 def _billion_laughs(root: Path) -> tuple[Path, str]:
     lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     names = "abcdefghij"
-    for prev, name in zip(names, names[1:], strict=False):
+    for prev, name in itertools.pairwise(names):
         lines.append(f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]")
     path = root / "laughs.yaml"
     path.write_text("\n".join(lines) + "\n")
