@@ -102,7 +102,7 @@ def test_openapi_document_is_valid_and_declares_problem_responses(api: Api) -> N
     for operation in operations:
         for status in ("400", "401", "403", "404", "413", "422"):
             content = operation["responses"][status]["content"]
-            assert list(content) == [PROBLEM], (operation["operationId"], status)
+            assert PROBLEM in content, (operation["operationId"], status)
 
 
 def test_413_for_a_body_over_the_limit(api: Api) -> None:

@@ -187,6 +187,14 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 }
 
 
+def asset(media_type: str) -> dict[int | str, dict[str, Any]]:
+    """The 200 response of a route that sends a file or its own media type, not JSON.
+
+    Use with `response_class=FileResponse` (or `Response`), so FastAPI declares no JSON.
+    """
+    return {200: {"content": {media_type: {}}, "description": "The content"}}
+
+
 def declare_problems(schema: dict[str, Any]) -> dict[str, Any]:
     """Declare the problem responses on every operation of an OpenAPI document (in place).
 
@@ -201,11 +209,14 @@ def declare_problems(schema: dict[str, Any]) -> dict[str, Any]:
     for path_item in schema.get("paths", {}).values():
         for operation in path_item.values():
             responses = operation.setdefault("responses", {})
+            content: dict[str, Any] = {MEDIA_TYPE: {"schema": ref}}
+            if any("text/html" in r.get("content", {}) for r in responses.values()):
+                content["text/html"] = {"schema": {"type": "string"}}  # a page's form errors
             for status in PROBLEM_STATUSES:
                 existing = responses.get(str(status), {})
                 responses[str(status)] = {
                     "description": existing.get("description") or _TITLES.get(status, "Error"),
-                    "content": {MEDIA_TYPE: {"schema": ref}},
+                    "content": content,
                 }
     return schema
 
