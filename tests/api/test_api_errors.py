@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from apisupport import Api, build_api
+from pledge.requests.graph import PlanError
 
 from pledge.api.settings import ApiSettings
+from pledge.connectors.base import ConnectorError
+from pledge.errors import NotFoundError, PledgeError
+from pledge.requests.service import RequestError
+from pledge.store import audit
 from pledge.store.db import Store
+from pledge.store.errors import (
+    IdentityError,
+    LeaseLostError,
+    QueryError,
+    ShreddedError,
+    StoreError,
+    VaultError,
+)
 
 PROBLEM = "application/problem+json"
 
@@ -59,6 +73,36 @@ def test_404_for_unknown_notice_and_route(api: Api) -> None:
 
 def test_405_is_a_problem_too(api: Api) -> None:
     _problem(api.client.put("/health"), 405)
+
+
+def test_405_allow_lists_every_method_of_the_path(api: Api) -> None:
+    """/v1/keys has a GET and a POST route; Starlette named only the first one's."""
+    response = api.client.put("/v1/keys", headers=api.auth("admin"))
+    _problem(response, 405)
+    assert response.headers["allow"] == "GET, POST"
+
+
+def test_trailing_slash_is_a_404_not_a_redirect_echoing_the_host(api: Api) -> None:
+    response = api.client.get(
+        "/v1/keys/", headers={**api.auth("admin"), "Host": "evil.example"}, follow_redirects=False
+    )
+    _problem(response, 404)
+    assert "location" not in response.headers
+    assert "evil.example" not in response.text
+
+
+def test_openapi_document_is_valid_and_declares_problem_responses(api: Api) -> None:
+    from openapi_spec_validator import validate
+
+    document = api.client.get("/openapi.json").json()
+    validate(document)
+    assert document["components"]["schemas"]["Problem"]["required"] == ["type", "title", "status"]
+    operations = [op for item in document["paths"].values() for op in item.values()]
+    assert len(operations) >= 10
+    for operation in operations:
+        for status in ("400", "401", "403", "404", "413", "422"):
+            content = operation["responses"][status]["content"]
+            assert PROBLEM in content, (operation["operationId"], status)
 
 
 def test_413_for_a_body_over_the_limit(api: Api) -> None:
@@ -181,3 +225,84 @@ def test_cors_is_off_unless_configured(api: Api, sqlite_store: Store, tmp_path: 
         assert response.headers["access-control-allow-origin"] == "https://app.example.com"
         other = configured.client.get("/health", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
+
+
+# --- errors are classified: the status lives on the error (pledge.errors) ----------------------
+
+SECRET = "master key /srv/pledge/keys/master.key rejected by table vault_keys"
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (VaultError(SECRET), 500),
+        (PlanError(SECRET, ["dataset shop has no path to users"]), 500),
+        (ConnectorError(SECRET, sqlstate="08006"), 503),
+        (LeaseLostError(SECRET), 503),
+        (StoreError(SECRET), 503),
+    ],
+)
+def test_a_server_fault_answers_with_an_error_id_and_no_internal_text(
+    api: Api,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    error: Exception,
+    status: int,
+) -> None:
+    def fail(*_args: object) -> None:
+        raise error
+
+    monkeypatch.setattr(audit, "stored_checkpoints", fail)
+    with caplog.at_level(logging.ERROR, logger="pledge.api"):
+        response = api.client.get("/v1/audit/checkpoints", headers=api.auth("auditor"))
+    body = _problem(response, status)
+    error_id = str(body["error_id"])
+    assert len(error_id) == 16
+    assert "master" not in response.text and "vault_keys" not in response.text
+    assert "shop" not in response.text
+    assert ("retry-after" in response.headers) == (status == 503)
+    logged = [r.getMessage() for r in caplog.records if error_id in r.getMessage()]
+    assert len(logged) == 1 and SECRET in logged[0]  # the details are in the log, by id
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (NotFoundError("no checkpoint 7; list them at /v1/audit/checkpoints"), 404),
+        (QueryError("cursor 7x is not one this API returned"), 400),
+        (IdentityError("an e-mail address needs an @"), 422),
+        (ShreddedError("the subject's data was erased on request"), 410),
+        (RequestError("erasure is not offered in this jurisdiction"), 400),
+    ],
+)
+def test_a_client_fault_keeps_its_4xx_and_message(
+    api: Api, monkeypatch: pytest.MonkeyPatch, error: PledgeError, status: int
+) -> None:
+    def fail(*_args: object) -> None:
+        raise error
+
+    monkeypatch.setattr(audit, "stored_checkpoints", fail)
+    response = api.client.get("/v1/audit/checkpoints", headers=api.auth("auditor"))
+    body = _problem(response, status)
+    assert body["detail"] == str(error)
+    assert "error_id" not in body
+
+
+def test_every_error_class_says_whose_fault_it_is() -> None:
+    """Each PledgeError subclass Pledge defines has a status; 5xx ones are not client faults."""
+    import pledge.consent.import_formats
+    import pledge.consent.importer
+    import pledge.consent.records
+    import pledge.mail.errors
+    import pledge.notices.versions
+    import pledge.requests.service  # noqa: F401  (defines errors)
+
+    def tree(cls: type[PledgeError]) -> list[type[PledgeError]]:
+        return [cls, *(c for sub in cls.__subclasses__() for c in tree(sub))]
+
+    classes = tree(PledgeError)
+    assert len(classes) >= 20
+    for cls in classes:
+        assert 400 <= cls.status < 600, cls
+    assert not VaultError("x").client_fault and NotFoundError("x").client_fault
+    assert ConnectorError.status == 503 and PlanError.status == 500

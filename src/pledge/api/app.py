@@ -14,10 +14,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.types import Receive, Scope, Send
 
@@ -38,7 +38,6 @@ from pledge.consent.service import service_for
 from pledge.manifest_holder import ManifestHolder
 from pledge.runtime.installation import Installation
 from pledge.store.db import Store
-from pledge.store.errors import StoreError
 from pledge.store.jobs import load_handler_modules
 
 log = logging.getLogger("pledge.api")
@@ -61,6 +60,12 @@ class PledgeAPI(FastAPI):
         if lean is not None and scope["type"] == "http" and await lean.handle(scope, receive, send):
             return
         await super().__call__(scope, receive, send)
+
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's document, with the problem responses every operation may give."""
+        if self.openapi_schema is None:
+            self.openapi_schema = problems.declare_problems(super().openapi())
+        return self.openapi_schema
 
 
 def create_app(
@@ -133,24 +138,14 @@ def build_app(
         version=__version__,
         description=DESCRIPTION,
         openapi_url=None,  # served by routes/docs.py, rate limited like every public route
+        redirect_slashes=False,  # a redirect would echo the Host header; answer 404 instead
         docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
     app.state.pledge = state
     app.state.notice_pages = NoticePages(holder)
-    problems.install(app)
-
-    @app.exception_handler(StoreError)
-    async def _store_unavailable(request: Request, exc: StoreError) -> JSONResponse:
-        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return problems.problem_response(
-            request,
-            503,
-            "Service unavailable",
-            "The database is unavailable; nothing was changed. Try again shortly.",
-            headers={"Retry-After": "5"},
-        )
+    problems.install(app)  # StoreError: 503 with Retry-After and an error_id, by its status
 
     for router in ROUTERS:
         app.include_router(router)

@@ -1,20 +1,24 @@
 """Errors as RFC 9457 problem documents (`application/problem+json`).
 
 Every error the API returns has the same shape: type, title, status, detail, and for invalid
-bodies a list of `errors` naming where (`pointer`) and why. Internal errors never leak details.
+bodies a list of `errors` naming where (`pointer`) and why. A `PledgeError` answers with the
+status its class declares (`pledge.errors`): a client fault with its message, a server fault
+(500, 503) with only an `error_id` that finds the details in the log.
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
-from pledge.errors import ConfigError, NotFoundError, PledgeError
+from pledge.errors import PledgeError
 from pledge.requests.service import TransitionError
 
 log = logging.getLogger("pledge.api")
@@ -76,8 +80,10 @@ _TITLES = {
     409: "Conflict",
     413: "Content too large",
     415: "Unsupported media type",
+    410: "Gone",
     422: "Invalid request",
     429: "Too many requests",
+    500: "Internal error",
     503: "Service unavailable",
 }
 
@@ -96,6 +102,8 @@ def install(app: FastAPI) -> None:
         title = _TITLES.get(exc.status_code, "Error")
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
         headers = dict(exc.headers) if exc.headers else None
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": ", ".join(allowed_methods(request))}
         return problem_response(request, exc.status_code, title, detail, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -113,10 +121,6 @@ def install(app: FastAPI) -> None:
             errors=errors,
         )
 
-    @app.exception_handler(NotFoundError)
-    async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
-        return problem_response(request, 404, "Not found", str(exc))
-
     @app.exception_handler(TransitionError)
     async def _conflict(request: Request, exc: TransitionError) -> JSONResponse:
         # The action is fine, the request's state is not: 409, naming the state it is in.
@@ -130,16 +134,124 @@ def install(app: FastAPI) -> None:
             reference=exc.reference,
         )
 
-    @app.exception_handler(ConfigError)
-    async def _unavailable(request: Request, exc: ConfigError) -> JSONResponse:
-        log.error("service unavailable: %s", exc)
-        return problem_response(request, 503, "Service unavailable", "Try again later.")
-
     @app.exception_handler(PledgeError)
     async def _pledge(request: Request, exc: PledgeError) -> JSONResponse:
-        return problem_response(request, 400, "Bad request", str(exc))
+        if exc.client_fault:
+            return problem_response(request, exc.status, _TITLES.get(exc.status, "Error"), str(exc))
+        return server_fault(request, exc)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(request, 500, "Internal error", "The error has been logged.")
+        return server_fault(request, exc)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers on this path (Starlette names only the first route's).
+
+    Asks each route whether it fully matches the path with each method, so routes inside
+    included routers answer too.
+    """
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] is Match.FULL for r in routes)
+    ]
+
+
+#: The problem documents every operation may answer with, declared in the OpenAPI document.
+PROBLEM_STATUSES = (400, 401, 403, 404, 405, 413, 422, 429, 500, 503)
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An RFC 9457 problem document.",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "For invalid input: where (`pointer`) and why (`detail`).",
+            "items": {"type": "object"},
+        },
+        "error_id": {
+            "type": "string",
+            "description": "For a server fault: the id under which the details were logged.",
+        },
+    },
+}
+
+
+def asset(media_type: str) -> dict[int | str, dict[str, Any]]:
+    """The 200 response of a route that sends a file or its own media type, not JSON.
+
+    Use with `response_class=FileResponse` (or `Response`), so FastAPI declares no JSON.
+    """
+    return {200: {"content": {media_type: {}}, "description": "The content"}}
+
+
+def declare_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Declare the problem responses on every operation of an OpenAPI document (in place).
+
+    FastAPI declares a 422 `application/json` validation error; ours are problem documents,
+    and so are 400, 401, 403, 404, 405, 413, 429, 500 and 503, which any route may answer.
+    """
+    schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    schemas = schema["components"]["schemas"]
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    ref = {"$ref": "#/components/schemas/Problem"}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            content: dict[str, Any] = {MEDIA_TYPE: {"schema": ref}}
+            if any("text/html" in r.get("content", {}) for r in responses.values()):
+                content["text/html"] = {"schema": {"type": "string"}}  # a page's form errors
+            for status in PROBLEM_STATUSES:
+                existing = responses.get(str(status), {})
+                responses[str(status)] = {
+                    "description": existing.get("description") or _TITLES.get(status, "Error"),
+                    "content": content,
+                }
+    return schema
+
+
+_SERVER_DETAILS = {
+    500: "Something went wrong on our side; the error has been logged. "
+    "Quote the error_id when you report it.",
+    503: "A service Pledge depends on is unavailable; nothing was changed. "
+    "Try again shortly, and quote the error_id if it persists.",
+}
+
+
+def server_fault(request: Request, exc: Exception) -> JSONResponse:
+    """500 or 503 with an `error_id`; what went wrong goes only to the log, under that id.
+
+    The caller cannot fix a server fault, and its message may name databases, tables or keys,
+    so the problem document carries an id that finds the logged details, nothing more.
+    """
+    status = exc.status if isinstance(exc, PledgeError) and exc.status >= 500 else 500
+    error_id = secrets.token_hex(8)
+    log.error(
+        "%s on %s %s (error_id %s): %s",
+        type(exc).__name__,
+        request.method,
+        request.url.path,
+        error_id,
+        exc,
+        exc_info=not isinstance(exc, PledgeError) and exc,
+    )
+    return problem_response(
+        request,
+        status,
+        _TITLES[status if status in _TITLES else 500],
+        _SERVER_DETAILS.get(status, _SERVER_DETAILS[500]),
+        "internal-error" if status == 500 else "service-unavailable",
+        headers={"Retry-After": "5"} if status == 503 else None,
+        error_id=error_id,
+    )

@@ -23,7 +23,8 @@ from decimal import Decimal, InvalidOperation
 from functools import cached_property
 from typing import Any, Literal, Protocol
 
-from pledge.errors import ConfigError, PledgeError
+from pledge.errors import ConnectorConfigError as ConnectorConfigError  # re-exported
+from pledge.errors import ConnectorError as ConnectorError  # re-exported
 
 ColumnKind = Literal[
     "string",
@@ -41,19 +42,6 @@ ColumnKind = Literal[
 ]
 Row = tuple[Any, ...]
 Key = tuple[Any, ...]
-
-
-class ConnectorError(PledgeError):
-    """A store could not be read or changed. The message names connection and table only."""
-
-    def __init__(self, message: str, sqlstate: str | None = None) -> None:
-        super().__init__(message)
-        self.sqlstate = sqlstate
-        """The database's error code where it gives one (a retry decision can use it)."""
-
-
-class ConnectorConfigError(ConfigError):
-    """A connection cannot be opened as configured (variable unset, wrong kind of URL)."""
 
 
 @dataclass(frozen=True, slots=True)

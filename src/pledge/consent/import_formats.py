@@ -39,6 +39,8 @@ CHOICE_GROUPS = ("categories", "purposes")
 class ImportFileError(PledgeError):
     """The file cannot be read as a whole (not JSON, a bad CSV header …): nothing imported."""
 
+    status = 422
+
     def __init__(self, line: int, detail: str) -> None:
         super().__init__(f"line {line}: {detail}")
         self.line, self.detail = line, detail

@@ -93,6 +93,8 @@ class ConsentImport(Base):
 class ImportConflict(PledgeError):
     """Another import wrote some of the same rows meanwhile; running it again is safe."""
 
+    status = 409
+
 
 # -- checking rows ----------------------------------------------------------------------------
 

@@ -38,6 +38,8 @@ PERSON = "person"
 class ChoiceError(PledgeError):
     """A choice that does not fit the manifest; `errors` name where (JSON pointer) and why."""
 
+    status = 422
+
     def __init__(self, errors: list[dict[str, str]]) -> None:
         super().__init__("; ".join(f"{e['pointer']}: {e['detail']}" for e in errors))
         self.errors = errors

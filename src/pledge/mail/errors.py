@@ -16,6 +16,8 @@ class MailError(PledgeError):
     Retrying cannot help; the caller has to pass something else.
     """
 
+    status = 500
+
 
 class DeliveryError(MailError):
     """The message could not be handed over now (server down, disk full): retry later.
@@ -23,6 +25,8 @@ class DeliveryError(MailError):
     The job that sends the mail fails with this error and the job queue runs it again with
     backoff, so an outage delays a message and never loses it.
     """
+
+    status = 503
 
 
 class RejectedError(DeliveryError):

@@ -35,20 +35,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from pledge.errors import PledgeError
+from pledge.errors import PlanError as PlanError  # re-exported: raised and caught by the planner
 from pledge.manifest.datasets import Collection, Dataset, DatasetField
 from pledge.manifest.model import Manifest
-
-
-class PlanError(PledgeError):
-    """A request cannot be planned safely; `problems` lists every reason, none with values."""
-
-    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
-        super().__init__(message)
-        self.problems = tuple(problems)
-
-    def __str__(self) -> str:
-        return "\n  - ".join([self.args[0], *self.problems])
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
+import stat
 import types
 import typing
 from collections.abc import Iterable
@@ -19,11 +20,11 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from pledge.errors import ManifestError
+from pledge.errors import ConfigError, ManifestError
 from pledge.manifest.datasets import Dataset, DatasetFile
 from pledge.manifest.findings import Finding, Location, has_errors
 from pledge.manifest.model import Manifest
-from pledge.manifest.source import Path, SourceMap, YamlProblem, parse_yaml
+from pledge.manifest.source import REFUSED, Limits, Path, SourceMap, YamlProblem, parse_yaml
 from pledge.manifest.taxonomy import builtin_taxonomy
 
 DEFAULT_MANIFEST = "pledge.yaml"
@@ -32,6 +33,11 @@ M = TypeVar("M", bound=BaseModel)
 # Findings the loader itself produces (lint rules add theirs), for the reference docs.
 LOAD_RULES: dict[str, tuple[str, str]] = {
     "file-not-readable": ("error", "the manifest or a dataset file is missing or not UTF-8"),
+    REFUSED: (
+        "error",
+        "a file over a limit: not a regular file, too large, aliases expanding too far, "
+        "nested too deep or a number too long",
+    ),
     "yaml-syntax": ("error", "the file is not valid YAML"),
     "duplicate-key": ("error", "a key appears twice in one mapping"),
     "unknown-key": ("error", "a key the format does not have (the nearest valid one suggested)"),
@@ -49,6 +55,8 @@ class LoadedDataset:
     file: str
     content: DatasetFile | None
     source: SourceMap
+    raw: bytes = b""
+    """The file as read (for the manifest's digest); empty when it could not be used."""
 
 
 @dataclass
@@ -71,15 +79,28 @@ def default_path() -> str:
     return os.environ.get("PLEDGE_MANIFEST") or DEFAULT_MANIFEST
 
 
-def load(path: str | os.PathLike[str] | None = None) -> LoadResult:
-    """Read, parse and validate a manifest and its datasets; never raises for bad input."""
+def default_limits() -> Limits:
+    """The loader's limits, with `PLEDGE_MANIFEST_MAX_BYTES` applied (the documented default)."""
+    try:
+        return Limits.from_environ(os.environ)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
+def load(path: str | os.PathLike[str] | None = None, limits: Limits | None = None) -> LoadResult:
+    """Read, parse and validate a manifest and its datasets; never raises for bad input.
+
+    `limits` (default: `default_limits()`) bounds what is read, so a hostile file is refused
+    with its location instead of exhausting memory or time.
+    """
     file = os.fspath(path) if path is not None else default_path()
+    limits = limits or default_limits()
     result = LoadResult(file)
-    raw = _read(file, result)
+    raw = _read(file, result, limits)
     if raw is None:
         return result
     try:
-        data, source, findings = parse_yaml(raw[0], file)
+        data, source, findings = parse_yaml(raw[0], file, limits)
     except YamlProblem as problem:
         result.findings.append(problem.finding)
         result.unreadable = True
@@ -97,7 +118,7 @@ def load(path: str | os.PathLike[str] | None = None) -> LoadResult:
         )
         return result
     manifest = _validate(Manifest, data, source, result.findings)
-    datasets = _load_datasets(data, source, FsPath(file).parent, result)
+    datasets = _load_datasets(data, source, FsPath(file).parent, result, limits)
     if manifest is None:
         return result
     digest = hashlib.sha256(raw[1])
@@ -111,17 +132,17 @@ def load(path: str | os.PathLike[str] | None = None) -> LoadResult:
         by_system[key] = tuple(found)
     for ref in sorted(datasets):
         digest.update(ref.encode())
-        digest.update(FsPath(datasets[ref].file).read_bytes() if datasets[ref].content else b"")
+        digest.update(datasets[ref].raw if datasets[ref].content else b"")
     manifest.bind(builtin_taxonomy(), by_system, file, digest.hexdigest())
     result.manifest = manifest
     return result
 
 
-def check(path: str | os.PathLike[str] | None = None) -> LoadResult:
+def check(path: str | os.PathLike[str] | None = None, limits: Limits | None = None) -> LoadResult:
     """Load and lint: every finding `pledge check` reports."""
     from pledge.manifest.lint import lint
 
-    result = load(path)
+    result = load(path, limits)
     if result.manifest is not None:
         result.findings.extend(lint(result))
     result.findings.sort(key=lambda f: (f.location.file, f.location.line, f.location.col))
@@ -139,14 +160,19 @@ def load_manifest(path: str | os.PathLike[str] | None = None, *, lint: bool = Tr
 # --- reading ------------------------------------------------------------------------------
 
 
-def _read(file: str, result: LoadResult, at: Location | None = None) -> tuple[str, bytes] | None:
-    where = at or Location(file)
+def _read(
+    file: str, result: LoadResult, limits: Limits, at: Location | None = None
+) -> tuple[str, bytes] | None:
+    """The file as text and bytes, or None with a finding (a refused file makes it unusable)."""
+    rule = "file-not-readable"
     try:
-        data = FsPath(file).read_bytes()
+        data = read_limited(file, limits.max_bytes)
     except FileNotFoundError:
         problem = f"file not found: {file}"
     except IsADirectoryError:
         problem = f"{file} is a directory, expected a YAML file"
+    except _Refused as exc:
+        problem, rule = str(exc), REFUSED
     except OSError as exc:
         problem = f"cannot read {file}: {exc.strerror}"
     else:
@@ -154,14 +180,46 @@ def _read(file: str, result: LoadResult, at: Location | None = None) -> tuple[st
             return data.decode("utf-8"), data
         except UnicodeDecodeError as exc:
             problem = f"{file} is not UTF-8 text (byte {exc.start})"
-    result.findings.append(Finding(where, "error", "file-not-readable", problem))
-    if at is None:
+    result.findings.append(Finding(at or Location(file), "error", rule, problem))
+    if at is None or rule == REFUSED:
         result.unreadable = True
     return None
 
 
+class _Refused(OSError):
+    """A file the loader will not read: not a regular file, or over the size limit."""
+
+
+def read_limited(file: str, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most `max_bytes`.
+
+    Opens without blocking (a FIFO would wait for a writer for ever) and checks the open file
+    itself, so a device such as /dev/zero or a pipe is refused before a byte is read.
+    """
+    fd = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(file)
+        if not stat.S_ISREG(info.st_mode):
+            raise _Refused(f"{file} is not a regular file (a pipe, socket or device)")
+        if info.st_size > max_bytes:
+            raise _Refused(_too_large(file, max_bytes))
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:  # it grew while we read it
+        raise _Refused(_too_large(file, max_bytes))
+    return data
+
+
+def _too_large(file: str, max_bytes: int) -> str:
+    return (
+        f"{file} is larger than the limit of {max_bytes:,} bytes "
+        "(PLEDGE_MANIFEST_MAX_BYTES sets another)"
+    )
+
+
 def _load_datasets(
-    data: dict[str, Any], source: SourceMap, base: FsPath, result: LoadResult
+    data: dict[str, Any], source: SourceMap, base: FsPath, result: LoadResult, limits: Limits
 ) -> dict[str, LoadedDataset]:
     """Load every dataset file named by a system, once each, relative to the manifest."""
     systems = data.get("systems")
@@ -176,19 +234,22 @@ def _load_datasets(
                 continue
             at = source.locate(("systems", key, "datasets", i))
             file = os.path.normpath(os.path.join(base, ref))
-            result.datasets[ref] = _load_dataset(ref, file, at, result)
+            result.datasets[ref] = _load_dataset(ref, file, at, result, limits)
     return result.datasets
 
 
-def _load_dataset(ref: str, file: str, at: Location, result: LoadResult) -> LoadedDataset:
+def _load_dataset(
+    ref: str, file: str, at: Location, result: LoadResult, limits: Limits
+) -> LoadedDataset:
     empty = LoadedDataset(ref, file, None, SourceMap(file))
-    raw = _read(file, result, at)
+    raw = _read(file, result, limits, at)
     if raw is None:
         return empty
     try:
-        data, source, findings = parse_yaml(raw[0], file)
+        data, source, findings = parse_yaml(raw[0], file, limits)
     except YamlProblem as problem:
         result.findings.append(problem.finding)
+        result.unreadable = result.unreadable or problem.finding.rule == REFUSED
         return empty
     result.findings.extend(findings)
     if not isinstance(data, dict) or "dataset" not in data:
@@ -202,7 +263,7 @@ def _load_dataset(ref: str, file: str, at: Location, result: LoadResult) -> Load
         )
         return LoadedDataset(ref, file, None, source)
     content = _validate(DatasetFile, data, source, result.findings)
-    return LoadedDataset(ref, file, content, source)
+    return LoadedDataset(ref, file, content, source, raw[1] if content is not None else b"")
 
 
 # --- validation errors as findings ----------------------------------------------------------

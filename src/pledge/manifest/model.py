@@ -92,8 +92,13 @@ SecurityMeasure = Literal[
 class Model(BaseModel):
     """Base of every manifest model: immutable, unknown keys rejected."""
 
+    # A number where text belongs (`version: 1.0`, a field named `2024`) is that text.
     model_config = ConfigDict(
-        frozen=True, extra="forbid", populate_by_name=True, use_attribute_docstrings=True
+        frozen=True,
+        extra="forbid",
+        populate_by_name=True,
+        use_attribute_docstrings=True,
+        coerce_numbers_to_str=True,
     )
 
 

@@ -29,6 +29,24 @@ Conventions:
 - **Key** is a dotted taxonomy key such as `user.contact.email` or `essential.service`.
 - Secrets never appear: connections name an environment variable (`url_env`).
 - Unknown keys are errors, with the nearest valid key suggested.
+
+YAML is read by the YAML 1.2 core schema, the manifest and its datasets alike:
+- Only `true` and `false` (also `True`, `TRUE`, `False`, `FALSE`) are booleans, and `null`, `~`
+  or nothing is null. `NO`, `ON`, `Y`, `yes` or `off` are the strings they look like, so
+  `countries: [SE, NO]` and a language key `no:` mean Norway and Norwegian.
+- Numbers have the 1.2 forms: `010` is ten (octal is `0o10`); a number where text belongs
+  (`version: 1.0`) is read as the text it was written as. Keys are always text as written.
+- Anchors, aliases and merge keys (`<<: *defaults`) work; a mapping's own keys win over merged
+  ones. Other tags than the standard `!!str`, `!!int`, `!!float`, `!!bool`, `!!null`, `!!map`,
+  `!!seq` are refused.
+
+Limits: every command that reads a manifest (`pledge check`, `serve`, reload, the worker)
+refuses, with `file:line:col` (and `pledge check` exit code 2):
+- a file that is not a regular file (a pipe, a device, a socket);
+- a file over 64 MiB (`PLEDGE_MANIFEST_MAX_BYTES` sets another size in bytes);
+- aliases and merge keys that expand to more than 100,000 nodes in one file;
+- nesting deeper than 100 levels, and a number longer than 64 characters (quote it if it is
+  text).
 """
 
 DATASET_INTRO = """\

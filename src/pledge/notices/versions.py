@@ -39,6 +39,8 @@ _HIDDEN_PARENT = "_"  # stands in for '..' when a dataset lives above the manife
 class PublishRefused(PledgeError):
     """Publishing was refused: nothing changed, the date is too early, or the order is wrong."""
 
+    status = 409
+
 
 @dataclass(frozen=True)
 class NoticeVersion:

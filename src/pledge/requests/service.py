@@ -64,6 +64,8 @@ _REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 class RequestError(PledgeError):
     """A request cannot be made or changed as asked (not offered, wrong state, bad input)."""
 
+    status = 400
+
 
 class UnprovenIdentity(RequestError):
     """Identities nobody proved: refused at intake (422) and again before execution.
@@ -95,6 +97,8 @@ class TransitionError(RequestError):
 
     Carries the state and reference, so the API can answer 409 naming the current state.
     """
+
+    status = 409
 
     def __init__(self, req: DataRequest, why: str) -> None:
         super().__init__(f"request {req.reference} is {req.state}; {why}")

@@ -24,7 +24,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field
 
 from pledge.api.auth import actor, guard, public, require
-from pledge.api.problems import Problem
+from pledge.api.problems import Problem, asset
 from pledge.api.routes.notices import language_of
 from pledge.api.state import AppState, state_of
 from pledge.apikeys import KeyRecord
@@ -114,7 +114,12 @@ def _issuer(request: Request) -> str:
     return state_of(request).settings.public_url.rstrip("/")
 
 
-@router.get("/.well-known/jwks.json", summary="Keys that sign consent receipts", **public())
+@router.get(
+    "/.well-known/jwks.json",
+    summary="Keys that sign consent receipts",
+    response_class=Response,
+    **public(asset("application/jwk-set+json")),
+)
 def jwks(request: Request) -> Response:
     keys = service_for(state_of(request).store).signer.jwks()
     return Response(
@@ -382,7 +387,12 @@ async def subject_choices(
 # --- the banner and the demo site ---------------------------------------------------------
 
 
-@router.get("/consent/banner.js", summary="The consent banner script", **public())
+@router.get(
+    "/consent/banner.js",
+    summary="The consent banner script",
+    response_class=FileResponse,
+    **public(asset("text/javascript")),
+)
 def banner_js() -> FileResponse:
     return FileResponse(
         STATIC / "banner.js",
@@ -391,7 +401,12 @@ def banner_js() -> FileResponse:
     )
 
 
-@router.get("/consent/banner.css", summary="The consent banner stylesheet", **public())
+@router.get(
+    "/consent/banner.css",
+    summary="The consent banner stylesheet",
+    response_class=FileResponse,
+    **public(asset("text/css")),
+)
 def banner_css() -> FileResponse:
     return FileResponse(
         STATIC / "banner.css",

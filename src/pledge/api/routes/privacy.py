@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 
 from pledge.api.auth import Responses, public
 from pledge.api.pages import CENTRE, centre_of, with_query
-from pledge.api.problems import Problem
+from pledge.api.problems import Problem, asset
 from pledge.api.routes.notices import language_of, pages_of, send_page
 from pledge.api.state import state_of
 from pledge.requests.render import STYLESHEET, STYLESHEET_PATH, render
@@ -76,7 +76,12 @@ def privacy_centre(
     return send_page(request, pages_of(request).privacy_centre(language_of(request, lang)))
 
 
-@router.get(STYLESHEET_PATH, summary="The privacy centre's stylesheet", **public())
+@router.get(
+    STYLESHEET_PATH,
+    summary="The privacy centre's stylesheet",
+    response_class=FileResponse,
+    **public(asset("text/css")),
+)
 def stylesheet() -> FileResponse:
     return FileResponse(
         STYLESHEET, media_type="text/css", headers={"Cache-Control": "public, max-age=86400"}
