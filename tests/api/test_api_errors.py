@@ -9,11 +9,10 @@ from pathlib import Path
 import httpx
 import pytest
 from apisupport import Api, build_api
-from pledge.requests.graph import PlanError
 
 from pledge.api.settings import ApiSettings
 from pledge.connectors.base import ConnectorError
-from pledge.errors import NotFoundError, PledgeError
+from pledge.errors import NotFoundError, PlanError, PledgeError
 from pledge.requests.service import RequestError
 from pledge.store import audit
 from pledge.store.db import Store
