@@ -24,6 +24,13 @@ RightKind = Literal[
 RIGHT_KINDS: tuple[str, ...] = RightKind.__args__  # type: ignore[attr-defined]
 
 
+# The California right to limit the use and disclosure of sensitive personal information
+# (Cal. Civ. Code § 1798.121). MERGE NOTE: another branch adds this right as a request kind in
+# `pledge.policy` and the request pages; if it lands there under another name, change the value
+# here (and in `RightKind`) and nothing else.
+LIMIT_SENSITIVE = "limit_sensitive"
+
+
 @dataclass(frozen=True)
 class Jurisdiction:
     """A legal regime whose rights and deadlines Pledge knows by default."""
@@ -96,7 +103,7 @@ JURISDICTIONS: dict[str, Jurisdiction] = {
             "rectification",
             "erasure",
             "opt_out_sale_sharing",
-            "limit_sensitive",
+            LIMIT_SENSITIVE,
             "unsubscribe",
             "complaint",
         ),
@@ -138,12 +145,6 @@ def jurisdiction_of(country: str, region: str | None = None) -> str:
 NoticeDuty = Literal["always", "consent", "sale_or_sharing", "sensitive"]
 """When a law makes a notice state a right: always, or only where the manifest does what the
 right answers (relies on consent, sells or shares, uses sensitive personal information)."""
-
-# The California right to limit the use and disclosure of sensitive personal information
-# (Cal. Civ. Code § 1798.121). MERGE NOTE: another branch adds this right as a request kind in
-# `pledge.policy` and the request pages; if it lands there under another name, change the value
-# here (and in `RightKind`) and nothing else.
-LIMIT_SENSITIVE = "limit_sensitive"
 
 _GDPR_NOTICE: dict[str, tuple[NoticeDuty, str]] = {
     "access": ("always", "Art. 15"),

@@ -159,9 +159,11 @@ class Organization(Model):
     """Free independent dispute resolution (P-G15)."""
     supervisory_authority: Authority | None = None
     """Lead supervisory authority people may complain to."""
-    country: PlaceCode | None = None
-    """Where the organisation is established (NO, or US-CA for a US state). Without
-    `jurisdictions`, its law applies; when unset, the country ends `contact.postal`."""
+    country: PlaceCode | None = Field(
+        None,
+        description="Where the organisation is established (NO; US-CA for a US state); its law "
+        "applies when `jurisdictions` is unset. Default: the country that ends `contact.postal`",
+    )
 
     def home(self, languages: Sequence[str] = ()) -> Home | None:
         """Where the organisation is established, if the manifest says (`languages`: those
