@@ -7,8 +7,8 @@ import csv
 import io
 
 import pytest
-from conftest import Edit
 
+from conftest import Edit
 from pledge.manifest.load import load_manifest
 from pledge.manifest.model import Manifest
 from pledge.notices.i18n import ropa_words
