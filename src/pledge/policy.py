@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from pledge.manifest.jurisdictions import JURISDICTIONS, Jurisdiction
+from pledge.manifest.jurisdictions import JURISDICTIONS, Jurisdiction, jurisdiction_of
 from pledge.manifest.model import Manifest, RightConfig
 from pledge.manifest.types import Duration
 
@@ -19,13 +19,7 @@ from pledge.manifest.types import Duration
 
 def jurisdiction_for_country(country: str, region: str | None = None) -> str:
     """The jurisdiction whose law applies to a person in `country` (and US state `region`)."""
-    code = country.upper()
-    if code == "US" and (region or "").upper() in ("CA", "US-CA"):
-        return "us-ca"
-    for key, info in JURISDICTIONS.items():
-        if code in info.countries:
-            return key
-    return "global"
+    return jurisdiction_of(country, region)
 
 
 def applicable_jurisdiction(manifest: Manifest, jurisdiction: str) -> str:
@@ -247,8 +241,7 @@ def programme_default(manifest: Manifest, programme: str, jurisdiction: str) -> 
     program = manifest.programs.get(programme)
     if program is None:
         return False
-    default = program.default.get(jurisdiction) or program.default.get("global") or "opt_in"
-    return default == "opt_out"
+    return program.default_in(jurisdiction) == "opt_out"
 
 
 def sale_or_sharing_purposes(manifest: Manifest) -> frozenset[str]:

@@ -28,7 +28,8 @@ def ropa(
         Format, typer.Option("--format", "-f", help="csv, json or html")
     ] = Format.csv,
     lang: Annotated[
-        str, typer.Option("--lang", "-l", help="Language of names from the manifest and taxonomy")
+        str,
+        typer.Option("--lang", "-l", help="Language of the record: headings, fixed phrases, names"),
     ] = "en",
     output: Annotated[
         str | None, typer.Option("--output", "-o", help="Write to this file instead of stdout")

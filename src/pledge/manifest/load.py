@@ -283,6 +283,8 @@ def _validate(
                 len(p) > len(path) and p[: len(path)] == path for p in paths
             ):
                 continue  # a consequence of a failing item below, which is reported itself
+            if error["type"] == "default_factory_not_called":
+                continue  # a default computed from a field that failed and is reported itself
             finding = _finding(model, data, source, error)
             key = (*finding.path, finding.rule)
             if key in seen:

@@ -7,17 +7,20 @@ checked by `pledge.manifest.lint`, so one run reports all of them with their loc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from pledge.manifest.address import country_of_address
 from pledge.manifest.datasets import Dataset
-from pledge.manifest.jurisdictions import JURISDICTIONS, RightKind
+from pledge.manifest.jurisdictions import JURISDICTIONS, RightKind, jurisdiction_of
+from pledge.manifest.source import Path
 from pledge.manifest.taxonomy import Taxonomy, TaxonomyEntry
-from pledge.manifest.types import CountryCode, Duration, Key, LangCode, LocalText
+from pledge.manifest.types import CountryCode, Duration, Key, LangCode, LocalText, PlaceCode
 
 LegalBasis = Literal[
     "consent",
@@ -161,6 +164,40 @@ class Organization(Model):
     """Free independent dispute resolution (P-G15)."""
     supervisory_authority: Authority | None = None
     """Lead supervisory authority people may complain to."""
+    country: PlaceCode | None = Field(
+        None,
+        description="Where the organisation is established (NO; US-CA for a US state); its law "
+        "applies when `jurisdictions` is unset. Default: the country that ends `contact.postal`",
+    )
+
+    def home(self, languages: Sequence[str] = ()) -> Home | None:
+        """Where the organisation is established, if the manifest says (`languages`: those
+        a plain-text postal address may be written in)."""
+        if self.country is not None:
+            country, _, region = self.country.partition("-")
+            return Home(country, region or None, ("organization", "country"))
+        postal = self.contact.postal
+        found = country_of_address(postal, languages) if postal is not None else None
+        if found is None:
+            return None
+        return Home(found[0], found[1], ("organization", "contact", "postal"))
+
+
+@dataclass(frozen=True)
+class Home:
+    """The organisation's country (and US state), and the manifest node that said so."""
+
+    country: str
+    region: str | None
+    path: Path
+
+    @property
+    def jurisdiction(self) -> str:
+        return jurisdiction_of(self.country, self.region)
+
+    @property
+    def place(self) -> str:
+        return f"{self.country}-{self.region}" if self.region else self.country
 
 
 # --- taxonomy additions -----------------------------------------------------------------
@@ -240,6 +277,10 @@ class Program(Model):
     )
     how_to_change: LocalText | None = None
     """How to join or leave, shown in notices."""
+
+    def default_in(self, jurisdiction: str) -> Literal["opt_in", "opt_out"]:
+        """The starting setting under `jurisdiction` (its own, else global's, else opt_in)."""
+        return self.default.get(jurisdiction) or self.default.get("global") or "opt_in"
 
 
 # --- recipients, systems, connections ---------------------------------------------------
@@ -483,8 +524,11 @@ class Manifest(Model):
     """Who is responsible."""
     languages: tuple[LangCode, ...] = Field(min_length=1)
     """Languages of notices; the first is the default."""
-    jurisdictions: tuple[str, ...] = ("global",)
-    """Where the organisation's notices apply (eu, uk, us-ca, ch, global)."""
+    jurisdictions: tuple[str, ...] = Field(
+        default_factory=lambda data: _home_law(data.get("organization"), data.get("languages")),
+        description="Where the organisation's notices apply (eu, uk, us-ca, ch, global); "
+        "default: the law of `organization.country`, else global",
+    )
     subjects: dict[Key, SubjectDef] = Field(default_factory=dict)
     """Data subjects added to the built-in taxonomy."""
     categories: dict[Key, CategoryDef] = Field(default_factory=dict)
@@ -634,6 +678,18 @@ class Manifest(Model):
             )
         }
 
+    @property
+    def home(self) -> Home | None:
+        """Where the organisation is established, if `organization` says."""
+        return self.organization.home(self.languages)
+
+    def jurisdictions_of_notice(self, notice: str) -> tuple[str, ...]:
+        """The jurisdictions whose rights notice `notice` states."""
+        declared = self.notices[notice]
+        if declared.jurisdictions is not None:
+            return declared.jurisdictions
+        return ("us-ca",) if declared.kind == "california" else self.jurisdictions
+
     def systems_of_notice(self, notice: str) -> tuple[str, ...]:
         scope = self.notices[notice].systems
         return tuple(k for k in self.systems if not scope or k in scope)
@@ -647,6 +703,14 @@ class Manifest(Model):
         if purpose is not None and purpose.marketing is not None:
             return purpose.marketing
         return purpose_key == "marketing" or purpose_key.startswith("marketing.")
+
+
+def _home_law(
+    organization: Organization | None, languages: Sequence[str] | None
+) -> tuple[str, ...]:
+    """The default `jurisdictions`: the organisation's own law, else the global baseline."""
+    home = organization.home(languages or ()) if organization is not None else None
+    return (home.jurisdiction if home is not None else "global",)
 
 
 def covers(parent: str, child: str) -> bool:

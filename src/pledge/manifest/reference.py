@@ -86,6 +86,8 @@ def _type_name(annotation: Any) -> str:
 def _default(info: FieldInfo) -> str:
     if info.is_required():
         return "**required**"
+    if info.default_factory_takes_validated_data:
+        return "see meaning"  # computed from other keys, which the meaning names
     if info.default_factory is not None:
         value = info.default_factory()  # type: ignore[call-arg]
     elif info.default is PydanticUndefined:

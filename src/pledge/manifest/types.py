@@ -256,3 +256,23 @@ CountryCode = Annotated[
     ),
     AfterValidator(_check_country),
 ]
+
+
+def _check_place(code: str) -> str:
+    country, _, region = code.partition("-")
+    _check_country(country)
+    if region and (country != "US" or not re.fullmatch(r"[A-Z]{2}", region)):
+        raise ValueError(
+            f"'{code}' is neither a country code (NO) nor a US state (US-CA, ISO 3166-2)"
+        )
+    return code
+
+
+PlaceCode = Annotated[
+    str,
+    Field(
+        description="ISO 3166-1 alpha-2 country code, or a US state as ISO 3166-2 (US-CA)",
+        json_schema_extra={"pattern": "^[A-Z]{2}(-[A-Z]{2})?$"},
+    ),
+    AfterValidator(_check_place),
+]

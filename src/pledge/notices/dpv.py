@@ -22,7 +22,7 @@ from urllib.parse import quote
 from pledge.manifest.jurisdictions import ADEQUATE, EEA
 from pledge.manifest.model import Collect, Contact, Manifest, System
 from pledge.manifest.types import LocalText
-from pledge.notices.ropa import ENDINGS, TRIGGERS, duration_words
+from pledge.notices.ropa import erasure_words
 
 DPV = "https://w3id.org/dpv#"
 DPV_PD = "https://w3id.org/dpv/pd#"
@@ -367,7 +367,7 @@ def _storage(manifest: Manifest, system: System) -> list[dict[str, Any]]:
     conditions: list[dict[str, Any]] = []
     rule = manifest.retention.get(system.retention) if system.retention else None
     if rule is not None:
-        words = f"{duration_words(rule.keep, 'en')} {TRIGGERS[rule.after]}, {ENDINGS[rule.then]}"
+        words = erasure_words(rule, "en")
         conditions.append(
             {
                 "@type": "dpv:StorageDuration",

@@ -100,6 +100,14 @@ def labels(lang: str, html: bool) -> Any:
     return template.make_module(vars=gettext_callables(lang))
 
 
+@cache
+def ropa_words(lang: str) -> Any:
+    """`_ropa.jinja` evaluated once per language: the record of processing's headings and
+    fixed phrases, in the language of the authority it is for."""
+    template = environment(False).get_template("_ropa.jinja")
+    return template.make_module(vars=gettext_callables(lang))
+
+
 def _pick(key: Any, table: dict[Any, Any]) -> Any:
     """`keys | map("pick", labels)`: each key's label, or the key itself when it has none."""
     return table.get(key, key)

@@ -6,9 +6,11 @@ one row per system and purpose, because the legal basis, the data and the recipi
 by purpose. Art. 30(2) is the processor's record: one row per system we run on a customer's
 behalf (P-S14), naming that customer as the controller.
 
-The record is written for a supervisory authority, so its headings and fixed phrases (legal
-bases, safeguards, erasure limits) are English; names from the manifest and the taxonomy and
-country names follow `lang`.
+The record is written for a supervisory authority, so all of it follows `lang`: its headings
+and fixed phrases (legal bases, safeguards, erasure limits) come from the notice catalogs
+(`templates/_ropa.jinja`), names from the manifest and the taxonomy, country names from CLDR.
+English is the default. JSON keys, and the CSV column ids of the English record, stay as they
+are so scripts can read them.
 """
 
 from __future__ import annotations
@@ -29,20 +31,13 @@ from babel.units import format_unit
 from pledge.manifest.jurisdictions import ADEQUATE, EEA
 from pledge.manifest.model import Collect, Contact, Manifest, RetentionRule, System
 from pledge.manifest.types import Duration
+from pledge.notices.i18n import SOURCE_LANGUAGE, ropa_words
 
 Format = Literal["csv", "json", "html"]
 FORMATS: tuple[Format, ...] = ("csv", "json", "html")
 RECORD_CONTROLLER = "30(1)"
 RECORD_PROCESSOR = "30(2)"
 
-LEGAL_BASES = {
-    "consent": "Consent (Art. 6(1)(a))",
-    "contract": "Contract (Art. 6(1)(b))",
-    "legal_obligation": "Legal obligation (Art. 6(1)(c))",
-    "vital_interests": "Vital interests (Art. 6(1)(d))",
-    "public_task": "Public task (Art. 6(1)(e))",
-    "legitimate_interests": "Legitimate interests (Art. 6(1)(f))",
-}
 SPECIAL_CONDITIONS = {
     "explicit_consent": "a",
     "employment": "b",
@@ -54,32 +49,6 @@ SPECIAL_CONDITIONS = {
     "health_care": "h",
     "public_health": "i",
     "archiving_research": "j",
-}
-SAFEGUARDS = {
-    "adequacy": "adequacy decision (Art. 45)",
-    "dpf": "EU-US Data Privacy Framework adequacy decision (Art. 45)",
-    "scc": "standard contractual clauses (Art. 46(2)(c))",
-    "bcr": "binding corporate rules (Art. 46(2)(b), Art. 47)",
-    "derogation": "derogation for a specific situation (Art. 49)",
-    "consent": "explicit consent to the transfer (Art. 49(1)(a))",
-}
-TRIGGERS = {
-    "collected": "after collection",
-    "account_closed": "after the account is closed",
-    "last_activity": "after the last activity",
-    "contract_end": "after the contract ends",
-    "request_closed": "after the request is closed",
-}
-ENDINGS = {"delete": "then deleted", "anonymize": "then anonymised"}
-MEASURES = {
-    "need_to_know": "need-to-know access",
-    "physical": "physical security",
-    "vendor_review": "review of vendors",
-    "audit_logging": "audit logging",
-}
-BACKUP_ERASURE = {
-    "crypto_shred": "erased people's keys are destroyed, so their data in backups is unreadable.",
-    "beyond_use": "kept isolated and beyond use until they expire.",
 }
 _UNITS = (
     ("years", "duration-year"),
@@ -120,8 +89,9 @@ class RecipientEntry:
     name: str
     kind: str
 
-    def text(self) -> str:
-        return f"{self.name} ({self.kind.replace('_', ' ')})"
+    def text(self, lang: str = SOURCE_LANGUAGE) -> str:
+        kind = ropa_words(lang).recipient_kinds.get(self.kind, self.kind.replace("_", " "))
+        return f"{self.name} ({kind})"
 
 
 @dataclass(frozen=True)
@@ -204,8 +174,9 @@ class Ropa:
 
 
 def build_ropa(manifest: Manifest, lang: str = "en", today: date | None = None) -> Ropa:
-    """The Art. 30 record of `manifest`, with names in `lang`."""
+    """The Art. 30 record of `manifest`, in `lang`."""
     org = manifest.organization
+    parties = ropa_words(lang).parties
     rows: list[ControllerRow] = []
     processor_rows: list[ProcessorRow] = []
     for key, system in manifest.systems.items():
@@ -217,9 +188,9 @@ def build_ropa(manifest: Manifest, lang: str = "en", today: date | None = None) 
         organization=replace(
             _party(manifest, "", org.contact, lang, org.website), name=org.legal_name or org.name
         ),
-        dpo=_party(manifest, "Data protection officer", org.dpo, lang) if org.dpo else None,
+        dpo=_party(manifest, parties["dpo"], org.dpo, lang) if org.dpo else None,
         representative=(
-            _party(manifest, "Representative (Art. 27)", org.representative, lang)
+            _party(manifest, parties["representative"], org.representative, lang)
             if org.representative
             else None
         ),
@@ -228,7 +199,7 @@ def build_ropa(manifest: Manifest, lang: str = "en", today: date | None = None) 
         digest=manifest.digest,
         controller_rows=tuple(rows),
         processor_rows=tuple(processor_rows),
-        backups=_backups_text(manifest),
+        backups=_backups_text(manifest, lang),
         security_note=manifest.text(manifest.security.description, lang),
     )
 
@@ -260,7 +231,9 @@ def _controller_rows(
             purpose=purpose,
             purpose_name=manifest.purpose_name(purpose, lang),
             legal_basis=basis,
-            legal_basis_text=_basis_text(basis, declared.special_condition if declared else None),
+            legal_basis_text=_basis_text(
+                basis, declared.special_condition if declared else None, lang
+            ),
             legitimate_interest=manifest.text(declared.legitimate_interest, lang)
             if declared
             else "",
@@ -281,7 +254,9 @@ def _processor_row(manifest: Manifest, key: str, system: System, lang: str) -> P
     return ProcessorRow(
         system=key,
         system_name=shared.name,
-        controller=manifest.text(controller.name, lang) if controller else "(not declared)",
+        controller=manifest.text(controller.name, lang)
+        if controller
+        else ropa_words(lang).controller_unknown,
         processing=tuple(Named(p, manifest.purpose_name(p, lang)) for p in system.purposes),
         description=manifest.text(system.description, lang),
         subjects=shared.subjects,
@@ -315,8 +290,10 @@ class _SystemFacts:
                 for k, r in manifest.recipients_of(key)
             ),
             transfers=_transfers(manifest, key, system, lang),
-            erasure=_erasure(system.retention, rule) if rule and system.retention else None,
-            security=tuple(_measure(m) for m in (system.security or manifest.security.measures)),
+            erasure=_erasure(system.retention, rule, lang) if rule and system.retention else None,
+            security=tuple(
+                _measure(m, lang) for m in (system.security or manifest.security.measures)
+            ),
         )
 
 
@@ -349,7 +326,7 @@ def _transfers(manifest: Manifest, key: str, system: System, lang: str) -> tuple
     found: list[Transfer] = []
     for country in system.locations:
         if country not in EEA:
-            via = "storage and processing location"
+            via = ropa_words(lang).location
             found.append(_transfer(country, via, None, system.safeguard, lang))
     for rkey, recipient in manifest.recipients_of(key):
         for country in recipient.countries:
@@ -364,7 +341,8 @@ def _transfer(
 ) -> Transfer:
     if safeguard is None and country in ADEQUATE:
         safeguard = "adequacy"
-    text = SAFEGUARDS.get(safeguard, safeguard) if safeguard else "no safeguard declared"
+    words = ropa_words(lang)
+    text = words.safeguards.get(safeguard, safeguard) if safeguard else words.no_safeguard
     return Transfer(country, _country_name(country, lang), via, recipient, safeguard, text)
 
 
@@ -379,30 +357,38 @@ def _locale(lang: str) -> Locale:
     return Locale.parse(lang.replace("-", "_"))
 
 
-def _basis_text(basis: str, special: str | None) -> str:
-    text = LEGAL_BASES.get(basis, basis or "not declared")
+def _basis_text(basis: str, special: str | None, lang: str) -> str:
+    words = ropa_words(lang)
+    text: str = words.legal_bases.get(basis, basis or words.not_declared)
     if special:
-        text += f"; special categories: Art. 9(2)({SPECIAL_CONDITIONS.get(special, special)})"
+        text += "; " + words.special(SPECIAL_CONDITIONS.get(special, special))
     return text
 
 
-def _erasure(key: str, rule: RetentionRule) -> Erasure:
-    text = f"{duration_words(rule.keep, 'en')} {TRIGGERS[rule.after]}, {ENDINGS[rule.then]}"
+def erasure_words(rule: RetentionRule, lang: str) -> str:
+    """A retention rule in words: "3 years after the account is closed, then deleted"."""
+    words = ropa_words(lang)
+    period = duration_words(rule.keep, lang)
+    return str(words.erasure(period, words.triggers[rule.after], words.endings[rule.then]))
+
+
+def _erasure(key: str, rule: RetentionRule, lang: str) -> Erasure:
+    text = erasure_words(rule, lang)
     if rule.legal_hold:
-        text += "; a legal hold may keep data longer"
+        text += "; " + ropa_words(lang).legal_hold
     return Erasure(key, rule.keep.iso, rule.after, rule.then, rule.legal_hold, text)
 
 
-def _backups_text(manifest: Manifest) -> str:
+def _backups_text(manifest: Manifest, lang: str) -> str:
     backups = manifest.backups
     if backups is None:
         return ""
-    text = f"Backups expire after {duration_words(backups.max_age, 'en')}; "
-    return text + BACKUP_ERASURE[backups.erasure]
+    return str(ropa_words(lang).backups(backups.erasure, duration_words(backups.max_age, lang)))
 
 
-def _measure(key: str) -> str:
-    return MEASURES.get(key, key.replace("_", " "))
+def _measure(key: str, lang: str) -> str:
+    measure: str = ropa_words(lang).measures.get(key, key.replace("_", " "))
+    return measure
 
 
 def duration_words(duration: Duration, lang: str) -> str:
@@ -493,7 +479,7 @@ def _csv_row(ropa: Ropa, row: ControllerRow | ProcessorRow) -> list[str]:
         basis,
         _joined(s.name for s in row.subjects),
         _joined(c.name for c in row.categories),
-        _joined(r.text() for r in row.recipients),
+        _joined(r.text(ropa.lang) for r in row.recipients),
         _joined(t.text() for t in row.transfers),
         row.erasure.text if row.erasure else "",
         _joined(row.security),
@@ -503,7 +489,9 @@ def _csv_row(ropa: Ropa, row: ControllerRow | ProcessorRow) -> list[str]:
 def to_csv(ropa: Ropa) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
+    columns = ropa_words(ropa.lang).columns
+    english = ropa.lang == SOURCE_LANGUAGE
+    writer.writerow(CSV_COLUMNS if english else [columns[c] for c in CSV_COLUMNS])
     rows: list[ControllerRow | ProcessorRow] = [*ropa.controller_rows, *ropa.processor_rows]
     for row in rows:
         writer.writerow(_csv_row(ropa, row))
@@ -512,7 +500,7 @@ def to_csv(ropa: Ropa) -> str:
 
 def to_json(ropa: Ropa) -> str:
     data: dict[str, Any] = {
-        "record": "GDPR Art. 30 record of processing activities",
+        "record": ropa_words(ropa.lang).record,
         "generated": ropa.generated.isoformat(),
         "manifest_digest": ropa.digest,
         "language": ropa.lang,
@@ -582,11 +570,11 @@ def _table(caption: str, head: Sequence[str], rows: Iterable[Sequence[Sequence[s
     )
 
 
-def _common_cells(row: ControllerRow | ProcessorRow) -> list[list[str]]:
+def _common_cells(row: ControllerRow | ProcessorRow, lang: str) -> list[list[str]]:
     return [
         [s.name for s in row.subjects],
         [c.name for c in row.categories],
-        [r.text() for r in row.recipients],
+        [r.text(lang) for r in row.recipients],
         [t.text() for t in row.transfers],
         [row.erasure.text] if row.erasure else [],
         list(row.security),
@@ -594,60 +582,71 @@ def _common_cells(row: ControllerRow | ProcessorRow) -> list[list[str]]:
 
 
 _COMMON_HEAD = (
-    "Data subjects",
-    "Personal data",
-    "Recipients",
-    "Third-country transfers and safeguards",
-    "Erasure time limits",
-    "Security measures",
+    "subjects",
+    "data",
+    "recipients",
+    "transfers",
+    "erasure",
+    "security",
 )
 
 
+def _heads(lang: str, *keys: str) -> tuple[str, ...]:
+    heads = ropa_words(lang).heads
+    return tuple(heads[k] for k in (*keys, *_COMMON_HEAD))
+
+
 def _controller_table(ropa: Ropa) -> str:
-    head = ("System — purpose", "Legal basis", *_COMMON_HEAD)
+    head = _heads(ropa.lang, "system_purpose", "legal_basis")
     rows = []
     for row in ropa.controller_rows:
         basis = [
             row.legal_basis_text,
             *([row.legitimate_interest] if row.legitimate_interest else []),
         ]
-        rows.append([[row.system_name, row.purpose_name], basis, *_common_cells(row)])
-    return _table("Art. 30(1): processing activities as controller", head, rows)
+        cells = _common_cells(row, ropa.lang)
+        rows.append([[row.system_name, row.purpose_name], basis, *cells])
+    return _table(ropa_words(ropa.lang).captions["controller"], head, rows)
 
 
 def _processor_table(ropa: Ropa) -> str:
-    head = ("System", "Controller on whose behalf", "Categories of processing", *_COMMON_HEAD)
+    head = _heads(ropa.lang, "system", "on_behalf", "processing")
     rows = []
     for row in ropa.processor_rows:
         processing = [p.name for p in row.processing] + (
             [row.description] if row.description else []
         )
-        rows.append([[row.system_name], [row.controller], processing, *_common_cells(row)])
-    return _table("Art. 30(2): processing activities as processor", head, rows)
+        cells = _common_cells(row, ropa.lang)
+        rows.append([[row.system_name], [row.controller], processing, *cells])
+    return _table(ropa_words(ropa.lang).captions["processor"], head, rows)
 
 
 def to_html(ropa: Ropa) -> str:
     """A standalone page: semantic tables with captions and header scopes, no JavaScript."""
+    words = ropa_words(ropa.lang)
     org = ropa.organization
     parties = (
-        _party_html("Controller", org)
-        + _party_html("Data protection officer", ropa.dpo)
-        + _party_html("Representative (Art. 27)", ropa.representative)
+        _party_html(words.parties["controller"], org)
+        + _party_html(words.parties["dpo"], ropa.dpo)
+        + _party_html(words.parties["representative"], ropa.representative)
     )
     notes = "".join(f"<p>{escape(n)}</p>" for n in (ropa.backups, ropa.security_note) if n)
-    sections = [f"<h2>Controller and contacts</h2><dl>{parties}</dl>{notes}"]
-    sections.append(f"<h2>Processing as controller</h2>{_controller_table(ropa)}")
+    sections = [f"<h2>{escape(words.sections['contacts'])}</h2><dl>{parties}</dl>{notes}"]
+    sections.append(f"<h2>{escape(words.sections['controller'])}</h2>{_controller_table(ropa)}")
     if ropa.processor_rows:
-        sections.append(f"<h2>Processing as processor</h2>{_processor_table(ropa)}")
-    title = f"Record of processing activities — {org.name}"
+        sections.append(f"<h2>{escape(words.sections['processor'])}</h2>{_processor_table(ropa)}")
+    title = str(words.title(org.name))
+    # The digest is code, not words: escaped with the sentence, then marked up in place.
+    marker = "\x00digest\x00"
+    generated = escape(str(words.generated(ropa.generated.isoformat(), marker)))
+    generated = generated.replace(marker, f"<code>{escape(ropa.digest[:12])}</code>")
     return (
         f'<!doctype html>\n<html lang="{escape(ropa.lang)}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n<body>\n"
-        '<a class="skip" href="#main">Skip to the record</a>\n'
+        f'<a class="skip" href="#main">{escape(words.skip)}</a>\n'
         f'<main id="main">\n<h1>{escape(title)}</h1>\n'
-        f"<p>GDPR Article 30 · generated {ropa.generated.isoformat()} · manifest digest "
-        f"<code>{escape(ropa.digest[:12])}</code></p>\n"
+        f"<p>{generated}</p>\n"
         + "\n".join(f"<section>{s}</section>" for s in sections)
         + "\n</main>\n</body>\n</html>\n"
     )

@@ -217,6 +217,8 @@ class PurposeGroup:
 class Uses:
     groups: tuple[PurposeGroup, ...]
     legitimate_interests: bool
+    objection: bool = False
+    """Whether the notice's readers may object (only an offered right is promised)."""
 
 
 @dataclass(frozen=True)
@@ -321,6 +323,8 @@ class Retention:
     anonymize: bool
     legal_hold: bool
     non_personal: bool
+    erasure: bool = False
+    """Whether the notice's readers may ask for deletion (only an offered right is promised)."""
 
 
 @dataclass(frozen=True)
@@ -445,7 +449,7 @@ def notice_scope(
         categories=_unique(c for _, col in collects for c in col.categories),
         recipients=recipients,
         trackers=trackers,
-        jurisdictions=_jurisdictions(manifest, notice),
+        jurisdictions=manifest.jurisdictions_of_notice(notice_id),
         history=history,
     )
 
@@ -462,14 +466,6 @@ def _trackers_in_scope(
         return manifest.trackers
     purposes = {p for _, c in collects for p in c.purposes}
     return tuple(t for t in manifest.trackers if purposes & set(t.purposes))
-
-
-def _jurisdictions(manifest: Manifest, notice: Notice) -> tuple[str, ...]:
-    if notice.jurisdictions is not None:
-        return notice.jurisdictions
-    if notice.kind == "california":
-        return ("us-ca",)
-    return manifest.jurisdictions
 
 
 def _unique(items: Iterable[str | None]) -> tuple[str, ...]:
@@ -562,7 +558,7 @@ def _use(manifest: Manifest, scope: NoticeScope) -> Built:
         *((True, " ".join(g.promises)) for g in groups),
         *((True, " ".join(i.promises)) for g in groups for i in g.purposes),
     )
-    return Uses(groups, legitimate), promises
+    return Uses(groups, legitimate, _offered(manifest, scope, "objection")), promises
 
 
 def _programs(manifest: Manifest, scope: NoticeScope) -> Built:
@@ -664,6 +660,11 @@ def _customer_content(manifest: Manifest, scope: NoticeScope) -> Built:
     return CustomerContent(systems), ("G14", "S14")
 
 
+def _offered(manifest: Manifest, scope: NoticeScope, kind: str) -> bool:
+    """Whether right `kind` is offered in any jurisdiction the notice speaks to."""
+    return any(kind in rights_offered(manifest, j) for j in scope.jurisdictions)
+
+
 def _rights(manifest: Manifest, scope: NoticeScope) -> Built:
     found = []
     for key in scope.jurisdictions:
@@ -719,6 +720,7 @@ def _retention(manifest: Manifest, scope: NoticeScope) -> Built:
         anonymize,
         any(r.rule.legal_hold for r in rows),
         non_personal,
+        _offered(manifest, scope, "erasure"),
     )
     return body, _ids((True, "G9 S18"), (anonymize or non_personal, "G5"))
 

@@ -1,7 +1,7 @@
 """Lint: the rules `pledge check` applies to a manifest that validated.
 
 Each rule is a function registered with `@rule(ID)`; it receives a `Context` and yields
-findings. Rules live in modules by theme (references, legal, datasets, notices, languages).
+findings. Rules live in modules by theme (references, legal, rights, datasets, notices, languages).
 """
 
 from __future__ import annotations
@@ -121,4 +121,5 @@ def _load_rule_modules() -> None:
         legal,
         notices,
         references,
+        rights,
     )

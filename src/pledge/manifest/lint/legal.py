@@ -12,7 +12,7 @@ from pledge.manifest.findings import Finding
 from pledge.manifest.jurisdictions import ADEQUATE
 from pledge.manifest.lint import Context, rule
 from pledge.manifest.lint.references import collects
-from pledge.manifest.model import Manifest, Safeguard
+from pledge.manifest.model import Manifest, Safeguard, Tracker
 from pledge.manifest.source import Path
 
 # Jurisdictions whose law restricts transfers to countries without adequacy (P-G6).
@@ -150,17 +150,20 @@ def special_category_condition(ctx: Context) -> Iterator[Finding]:
                 )
 
 
+def tracker_refusable(manifest: Manifest, tracker: Tracker) -> bool:
+    """Whether people can say no: a purpose the banner asks for or a programme they can
+    leave, or the provider's opt-out."""
+    purposes = manifest.purposes
+    return bool(tracker.opt_out_url) or any(
+        p in purposes and (purposes[p].is_consent or purposes[p].program) for p in tracker.purposes
+    )
+
+
 @rule("tracker-uncovered", "error", "a non-essential tracker with neither consent nor opt-out")
 def tracker_uncovered(ctx: Context) -> Iterator[Finding]:
-    purposes = ctx.manifest.purposes
     for i, tracker in enumerate(ctx.manifest.trackers):
-        if tracker.category == "strictly_necessary" or tracker.opt_out_url:
+        if tracker.category == "strictly_necessary" or tracker_refusable(ctx.manifest, tracker):
             continue
-        if any(
-            p in purposes and (purposes[p].is_consent or purposes[p].program)
-            for p in tracker.purposes
-        ):
-            continue  # asked for by the banner, or refused by leaving the programme
         yield ctx.finding(
             "tracker-uncovered",
             ("trackers", i, "category"),
