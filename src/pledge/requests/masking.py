@@ -1,6 +1,7 @@
 """Erasure strategies: which one a field gets, whether it fits the column, and applying it.
 
-A field's strategy comes from, in this order: its own `fides_meta.masking`; its collection's
+A field's strategy comes from, in this order: its own `fides_meta.masking` (or Fides'
+`fides_meta.masking_strategy_override`, the same thing); its collection's
 `masking_strategy_override` (unless that is `delete`, which is about rows); the system's
 `masking` map for the most specific of its categories; `null_rewrite` when the column takes
 NULL. A NOT NULL column with none of these cannot be erased, and planning says so.
@@ -10,9 +11,10 @@ uniqueness, foreign keys) when the plan is bound, so a strategy that cannot work
 anything is touched:
 
 - `null_rewrite`: the column must take NULL;
-- `string_rewrite`: a text column, the configured `value` (default "erased") must fit, not a
-  unique column;
+- `string_rewrite`: a text column, the configured `value` (Fides' name: `rewrite_value`;
+  default "erased") must fit, not a unique column;
 - `random_string_rewrite`: a text column (the string is cut to the column's length);
+- both take Fides' `format_preservation: {suffix: …}`, appended to what they write;
 - `hash`, `hmac`: a text column of at least 64 characters; both are keyed with the masking key
   (HMAC-SHA-256; `hash` uses a key derived for hashing, so the two never collide), because an
   unkeyed hash of an e-mail address is reversed by hashing a list of addresses;
@@ -57,9 +59,10 @@ class Strategy:
 
 def resolve(fld: DatasetField, collection: Collection, system: System) -> Strategy | None:
     """The strategy of an erasable field, or None if nothing gives it one (see module doc)."""
-    own = fld.meta.masking
+    own = fld.meta.masking or fld.meta.masking_strategy_override
     if own is not None:
-        return Strategy(own.strategy, own.configuration, "the field's fides_meta.masking")
+        where = "masking_strategy_override" if fld.meta.masking_strategy_override else "masking"
+        return Strategy(own.strategy, own.configuration, f"the field's fides_meta.{where}")
     override = collection.meta.masking_strategy_override
     if override is not None and override.strategy != "delete":
         return Strategy(override.strategy, override.configuration, "masking_strategy_override")
@@ -109,7 +112,9 @@ def _check_string(strategy: Strategy, column: ColumnInfo, table: TableInfo) -> l
     found = _text(strategy, column)
     value = rewrite_value(strategy)
     if not isinstance(value, str):
-        found.append("string_rewrite needs `configuration: {value: …}` with the text to write")
+        found.append(
+            "string_rewrite needs `configuration: {rewrite_value: …}` with the text to write"
+        )
     elif column.length is not None and len(value) > column.length:
         found.append(
             f"string_rewrite writes {len(value)} characters, column {column.name} holds "
@@ -124,13 +129,28 @@ def _check_string(strategy: Strategy, column: ColumnInfo, table: TableInfo) -> l
 
 
 def rewrite_value(strategy: Strategy) -> Any:
-    """The text string_rewrite writes: its `value`, or DEFAULT_REWRITE (a system's `masking`
-    map names strategies without configuration)."""
-    return strategy.configuration.get("value", DEFAULT_REWRITE)
+    """The text string_rewrite writes: its `value` or Fides' `rewrite_value`, or DEFAULT_REWRITE
+    (a system's `masking` map names strategies without configuration), then the suffix."""
+    config = strategy.configuration
+    value = config.get("value", config.get("rewrite_value", DEFAULT_REWRITE))
+    return value + suffix(strategy) if isinstance(value, str) else value
+
+
+def suffix(strategy: Strategy) -> str:
+    """Fides' `format_preservation: {suffix: …}`: text kept at the end of a rewritten value."""
+    preserve = strategy.configuration.get("format_preservation")
+    found = preserve.get("suffix") if isinstance(preserve, dict) else None
+    return found if isinstance(found, str) else ""
 
 
 def _check_random(strategy: Strategy, column: ColumnInfo, table: TableInfo) -> list[str]:
-    return _text(strategy, column)
+    found = _text(strategy, column)
+    tail = suffix(strategy)
+    if column.length is not None and len(tail) >= column.length:
+        found.append(
+            f"the suffix has {len(tail)} characters, column {column.name} holds {column.length}"
+        )
+    return found
 
 
 def _check_hash(strategy: Strategy, column: ColumnInfo, table: TableInfo) -> list[str]:
@@ -205,10 +225,11 @@ def masker(strategy: Strategy, column: ColumnInfo, key: bytes | None) -> Masker:
         text = str(rewrite_value(strategy))
         return Masker(strategy, lambda v: text, True)
     if name == "random_string_rewrite":
-        length = _random_length(strategy, column)
+        tail = suffix(strategy)
+        length = max(_random_length(strategy, column, len(tail)), 0)
         return Masker(
             strategy,
-            lambda v: "".join(secrets.choice(_ALPHABET) for _ in range(length)),
+            lambda v: "".join(secrets.choice(_ALPHABET) for _ in range(length)) + tail,
             False,
             random=True,
         )
@@ -219,10 +240,10 @@ def masker(strategy: Strategy, column: ColumnInfo, key: bytes | None) -> Masker:
     raise ValueError(f"no masker for strategy {name}")
 
 
-def _random_length(strategy: Strategy, column: ColumnInfo) -> int:
+def _random_length(strategy: Strategy, column: ColumnInfo, tail: int = 0) -> int:
     wanted = strategy.configuration.get("length")
     length = wanted if isinstance(wanted, int) and wanted > 0 else _RANDOM_LENGTH
-    return min(length, column.length) if column.length else length
+    return min(length, column.length - tail) if column.length else length
 
 
 def _keyed(name: str, key: bytes) -> Callable[[Any], str]:

@@ -466,7 +466,7 @@ MISFIT_HINTS = {
 
 def misfit(strategy: str, meta: FieldMeta) -> tuple[str, str] | None:
     """Why `strategy` cannot write into a field of this type: (attribute at fault, reason)."""
-    kind = meta.data_type
+    kind = meta.kind
     if strategy in TEXT_STRATEGIES and kind is not None and kind not in TEXT_TYPES:
         return "data_type", f"{strategy} writes text but the field holds {kind}"
     if strategy == "generalize_date" and kind is not None and kind not in DATE_TYPES:
