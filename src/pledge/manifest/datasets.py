@@ -120,7 +120,10 @@ class FieldMeta(_Model):
     def _fides_type(cls, value: str | None) -> str | None:
         head, _ = base_type(value)
         if head is not None and head not in DATA_TYPES:
-            hint = " (for dates and timestamps write `pledge_type: date` or `pledge_type: datetime`, a Pledge extension)"
+            hint = (
+                " (for dates and timestamps write `pledge_type: date` or `pledge_type: datetime`,"
+                " a Pledge extension)"
+            )
             raise ValueError(
                 f"data_type {value!r} is not a Fides type: use one of "
                 f"{', '.join(sorted(DATA_TYPES))}, optionally with []"
@@ -140,8 +143,13 @@ class FieldMeta(_Model):
             raise ValueError("give masking or masking_strategy_override, not both")
         if override.get("strategy") in KNOWN_STRATEGIES:
             config = override.get("configuration")
-            data = {**data, "masking": {"strategy": override["strategy"], **(
-                {"configuration": config} if config is not None else {})}}
+            data = {
+                **data,
+                "masking": {
+                    "strategy": override["strategy"],
+                    **({"configuration": config} if config is not None else {}),
+                },
+            }
         return data
 
     @property
