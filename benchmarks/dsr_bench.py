@@ -333,7 +333,7 @@ def flat_dataset() -> str:
         out.append(field("full_name", "masking: {strategy: string_rewrite}", "user.name"))
         out.append(field("phone", "data_type: string", "user.contact.phone_number"))
         out.append(field("note", "data_type: string", "user.content.private"))
-        out.append(field("created_at", "data_type: datetime"))
+        out.append(field("created_at", "pledge_type: datetime"))
     return "".join(out)
 
 
@@ -348,7 +348,7 @@ def graph_dataset() -> str:
             field("email", "identity: email, masking: {strategy: hmac}", "user.contact.email"),
             field("full_name", "masking: {strategy: string_rewrite}", "user.name"),
             field("phone", "data_type: string", "user.contact.phone_number"),
-            field("created_at", "data_type: datetime"),
+            field("created_at", "pledge_type: datetime"),
         ],
         "profiles": [
             field("id", "primary_key: true"),
@@ -369,7 +369,7 @@ def graph_dataset() -> str:
         "orders": [
             field("id", "primary_key: true"),
             field("user_id", ref("users.id")),
-            field("placed_at", "data_type: datetime"),
+            field("placed_at", "pledge_type: datetime"),
             field("total_cents", "data_type: integer"),
             field("note", "data_type: string", "user.content.private"),
         ],

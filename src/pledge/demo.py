@@ -370,7 +370,7 @@ def create_table_sql(dataset: Dataset, collection: Collection) -> str:
     keys = [f.name for f in fields if f.meta.primary_key]
     columns, constraints = [], []
     for f in fields:
-        kind = f.meta.data_type or "string"
+        kind = f.meta.kind or "string"
         sql_type = SQL_TYPES.get(kind, "TEXT")  # arrays and objects are kept as JSON text
         column = f"{_quote(f.name)} {sql_type}"
         if keys == [f.name]:
@@ -655,7 +655,7 @@ def value_for(
     """A plausible fictional value for field `f` of a row belonging to `person` at `company`."""
     meta, name = f.meta, f.name
     categories = f.data_categories or ()
-    kind = meta.data_type or "string"
+    kind = meta.kind or "string"
     for ref in meta.references:
         if ref.field == "users.id":
             return person.user_id if person is not None else None

@@ -68,6 +68,16 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "deadline": date(2026, 12, 23),
         "received": datetime(2026, 11, 23, 9, 30, tzinfo=UTC),
     },
+    "request_failed": {
+        "reference": "R-2026-0001",
+        "request_kind": "erasure",
+        "reasons": ["shop.users.name: aes_encrypt is not supported"],
+    },
+    "request_delayed": {
+        "reference": "R-2026-0001",
+        "request_kind": "erasure",
+        "deadline": date(2026, 12, 23),
+    },
     "complaint_received": {
         "reference": "C-2026-0007",
         "deadline": date(2026, 12, 23),
@@ -105,6 +115,10 @@ SUBJECT_WORDS = {
     ("request_reminder", "nl"): "Te laat",
     ("request_reminder", "de"): "Überfällig",
     ("request_reminder", "fr"): "En retard",
+    ("request_delayed", "nb"): "forsinket",
+    ("request_delayed", "nl"): "vertraagd",
+    ("request_delayed", "de"): "verzögert",
+    ("request_delayed", "fr"): "retardée",
 }
 
 

@@ -13,7 +13,7 @@ NAME_FIELD = "          - name: name\n"
 BIRTHDAY = (
     "          - name: birthday\n"
     "            data_categories: [user.demographic.date_of_birth]\n"
-    "            fides_meta: {data_type: date}\n"
+    "            fides_meta: {pledge_type: date}\n"
 )
 
 
@@ -162,7 +162,7 @@ def test_collection_without_personal_data_need_not_be_reachable(small: Small) ->
             id="hash-longer-than-column",
         ),
         pytest.param(
-            "data_type: datetime",
+            "pledge_type: datetime",
             "data_type: string",
             "generalize_date",
             "",

@@ -72,18 +72,19 @@ def test_dataset_not_in_fides_format(small: Small) -> None:
 
 
 def test_unknown_key_in_a_dataset_points_into_the_dataset(small: Small) -> None:
+    """Fides ignores keys it does not know, so Pledge loads the dataset too, and warns."""
     small.edit(
         "data_categories: [user.contact.email]", "data_category: [user.contact.email]", ACCOUNTS
     )
-    finding = small.one("unknown-key")
-    assert_at(finding, small.loc("data_category:", ACCOUNTS))
+    finding = small.one("dataset-unknown-key")
+    assert_at(finding, small.loc("data_category:", ACCOUNTS), "warning")
     assert finding.hint == "did you mean 'data_categories'?"
 
 
 def test_unknown_key_under_an_optional_section_suggests_the_nearest_one(small: Small) -> None:
     small.edit("identity: email", "identiy: email", ACCOUNTS)
-    finding = small.one("unknown-key")
-    assert_at(finding, small.loc("identiy", ACCOUNTS))
+    finding = small.one("dataset-unknown-key")
+    assert_at(finding, small.loc("identiy", ACCOUNTS), "warning")
     assert finding.hint == "did you mean 'identity'?"
 
 

@@ -118,3 +118,49 @@ def test_fingerprints_tell_values_apart_without_keeping_them() -> None:
     assert prints.loose(42) == prints.loose("42")
     assert "alice" not in prints.loose("alice")
     assert Fingerprints(b"other" * 4).exact("a") != prints.exact("a")
+
+
+def test_fides_field_override_is_the_fields_strategy_with_its_rewrite_value() -> None:
+    """Fides' `masking_strategy_override` on a field, and its `rewrite_value`, as Fides means."""
+    plain = Collection.model_validate({"name": "t", "fields": [{"name": "c"}]})
+    system = System.model_validate({"name": "S", "masking": {"user.name": "hmac"}})
+    override = {
+        "strategy": "string_rewrite",
+        "configuration": {"rewrite_value": "1234", "format_preservation": {"suffix": "-test"}},
+    }
+    chosen = resolve(field(masking_strategy_override=override), plain, system)
+    assert chosen is not None and chosen.name == "string_rewrite"
+    assert "masking_strategy_override" in chosen.origin
+    writes = masker(chosen, col(), None)
+    assert writes.apply("Ada") == "1234-test"
+    assert problems(chosen, col(length=8), table(col(length=8)), False) == [
+        "string_rewrite writes 9 characters, column c holds 8"
+    ]
+    randomly = masker(
+        Strategy(
+            "random_string_rewrite",
+            {"length": 5, "format_preservation": {"suffix": "@example.com"}},
+        ),
+        col(),
+        None,
+    )
+    value = randomly.apply("ada@example.org")
+    assert len(value) == 17 and value.endswith("@example.com")
+
+
+def test_fides_field_override_with_a_strategy_pledge_lacks_is_refused_at_planning() -> None:
+    plain = Collection.model_validate({"name": "t", "fields": [{"name": "c"}]})
+    chosen = resolve(
+        field(masking_strategy_override={"strategy": "pseudonymize"}),
+        plain,
+        System.model_validate({"name": "S"}),
+    )
+    assert chosen is not None and chosen.name == "pseudonymize"
+    assert problems(chosen, col(), table(col()), True) == [
+        "pseudonymize is not supported here; use hmac, null_rewrite or string_rewrite"
+    ]
+
+
+def test_masking_and_the_fides_override_together_are_refused() -> None:
+    with pytest.raises(ValueError, match="not both"):
+        field(masking={"strategy": "hash"}, masking_strategy_override={"strategy": "hmac"})

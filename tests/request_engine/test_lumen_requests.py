@@ -32,7 +32,7 @@ def lumen() -> Manifest:
 
 def column(fld: DatasetField) -> sa.Column[object]:
     meta = fld.meta
-    kind = TYPES.get(meta.data_type or "")
+    kind = TYPES.get(meta.kind or "")
     sa_type = (
         kind() if kind else sa.String(meta.length) if meta.data_type == "string" else sa.Text()
     )

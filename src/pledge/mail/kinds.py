@@ -96,6 +96,8 @@ KINDS: dict[str, MessageKind] = {
             "reference request_kind request_state sla deadline",
             "received",
         ),
+        _kind("request_failed", "reference request_kind reasons"),
+        _kind("request_delayed", "reference request_kind", "deadline status_url"),
         _kind(
             "complaint_received",
             "reference",

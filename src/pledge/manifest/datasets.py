@@ -1,15 +1,20 @@
 """Fides dataset YAML, loaded unchanged: datasets, collections, nested fields and `fides_meta`.
 
-Pledge adds one optional key, `fides_meta.masking` on a field, for the erasure strategy of that
-field; everything else is the Fides format as published.
+Every dataset that fideslang (the Fides model package) accepts loads here with the same meaning;
+`tests/manifest/test_fideslang_contract.py` holds that against fideslang itself. Like fideslang,
+keys neither model knows are ignored (kept in `model_extra`, and lint warns, since a misplaced key
+is usually a mistake); `fidesops_meta` is read as `fides_meta`. Pledge's extensions, all in
+places fideslang ignores: `fides_meta.masking` and `fides_meta.pledge_type` on a field,
+`fides_meta.custom_request_fields` on a dataset, `configuration` on a collection's
+`masking_strategy_override`, and strategies other than `delete` there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 MaskingStrategy = Literal[
     "delete",
@@ -21,34 +26,49 @@ MaskingStrategy = Literal[
     "aes_encrypt",
     "generalize_date",
 ]
-DataType = Literal[
-    "string",
-    "integer",
-    "float",
-    "boolean",
-    "object",
-    "object_id",
-    "no_op",
-    "date",
-    "datetime",
-    "string[]",
-    "integer[]",
-    "float[]",
-    "boolean[]",
-    "object[]",
-    "object_id[]",
-]
+KNOWN_STRATEGIES: frozenset[str] = frozenset(get_args(MaskingStrategy))
+DATA_TYPES = frozenset({"string", "integer", "float", "boolean", "object_id", "object"})
+"""fideslang's data types; `type[]` is an array of them."""
+PledgeType = Literal["date", "datetime"]
+
+
+def base_type(data_type: str | None) -> tuple[str | None, bool]:
+    """A data_type as fideslang reads it: (the type before the first `[]`, whether an array)."""
+    if not data_type:
+        return None, False
+    head, brackets, _ = data_type.partition("[]")
+    return head, bool(brackets)
 
 
 class _Model(BaseModel):
     # A number where text belongs (`version: 1.0`, a field named `2024`) is that text.
     model_config = ConfigDict(
         frozen=True,
-        extra="forbid",
+        extra="allow",
         populate_by_name=True,
         use_attribute_docstrings=True,
         coerce_numbers_to_str=True,
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_are_absent(cls, data: Any) -> Any:
+        """fideslang treats `key: null` as not given; so do we (the defaults apply)."""
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if v is not None}
+        return data
+
+
+class _WithMeta(_Model):
+    @model_validator(mode="before")
+    @classmethod
+    def _fidesops_meta(cls, data: Any) -> Any:
+        """`fidesops_meta`, the older name, is read as `fides_meta` (as fideslang does)."""
+        if isinstance(data, dict) and "fidesops_meta" in data:
+            data = dict(data)
+            old = data.pop("fidesops_meta")
+            data["fides_meta"] = data.get("fides_meta") or old
+        return data
 
 
 class Reference(_Model):
@@ -67,6 +87,13 @@ class Masking(_Model):
     """Options of the strategy (for string_rewrite: `value`)."""
 
 
+class FieldMaskingOverride(_Model):
+    strategy: str
+    """A Fides masking strategy (Pledge applies the ones it knows; lint names the others)."""
+    configuration: dict[str, Any] = Field(default_factory=dict)
+    """Options (string_rewrite: `rewrite_value`; `format_preservation: {suffix: …}`)."""
+
+
 class FieldMeta(_Model):
     references: tuple[Reference, ...] = ()
     """Links to fields of other collections; requests traverse them."""
@@ -74,8 +101,10 @@ class FieldMeta(_Model):
     """The identity this field holds (email, user_id …); requests start here."""
     primary_key: bool = False
     """Whether the field is the collection's primary key."""
-    data_type: DataType | None = None
-    """Type of the values; checked against the masking strategy."""
+    data_type: str | None = None
+    """Fides type of the values (`string`, `integer[]` …); checked against the strategy."""
+    pledge_type: PledgeType | None = None
+    """Pledge's extension: the values are dates or timestamps (fideslang has no date type)."""
     length: int | None = Field(None, ge=1)
     """Maximum length of string values."""
     return_all_elements: bool | None = None
@@ -86,15 +115,67 @@ class FieldMeta(_Model):
     """A custom request field this field is matched on."""
     masking: Masking | None = None
     """Pledge's extension: the erasure strategy of this field."""
+    masking_strategy_override: FieldMaskingOverride | None = None
+    """Fides' erasure strategy of this field; read as `masking` when Pledge knows it."""
+    redact: Literal["name"] | None = None
+    """Fides: redact the field's name in reports (kept as given)."""
+
+    @field_validator("data_type")
+    @classmethod
+    def _fides_type(cls, value: str | None) -> str | None:
+        head, _ = base_type(value)
+        if head is not None and head not in DATA_TYPES:
+            hint = (
+                " (for dates and timestamps write `pledge_type: date` or `pledge_type: datetime`,"
+                " a Pledge extension)"
+            )
+            raise ValueError(
+                f"data_type {value!r} is not a Fides type: use one of "
+                f"{', '.join(sorted(DATA_TYPES))}, optionally with []"
+                + (hint if head in ("date", "datetime") else "")
+            )
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _override_as_masking(cls, data: Any) -> Any:
+        """Fides' field override is the field's strategy: one name for planning and lint."""
+        if not isinstance(data, dict) or not isinstance(
+            override := data.get("masking_strategy_override"), dict
+        ):
+            return data
+        if data.get("masking") is not None:
+            raise ValueError("give masking or masking_strategy_override, not both")
+        if override.get("strategy") in KNOWN_STRATEGIES:
+            config = override.get("configuration")
+            data = {
+                **data,
+                "masking": {
+                    "strategy": override["strategy"],
+                    **({"configuration": config} if config is not None else {}),
+                },
+            }
+        return data
+
+    @property
+    def kind(self) -> str | None:
+        """The type Pledge checks strategies against: `pledge_type` when given, else data_type."""
+        return self.pledge_type or self.data_type
 
 
-class DatasetField(_Model):
+class DatasetField(_WithMeta):
     name: str = Field(min_length=1)
     """Column or attribute name."""
     description: str | None = None
     """What it holds."""
     data_categories: tuple[str, ...] | None = None
     """Data categories of the values."""
+    data_uses: tuple[str, ...] | None = None
+    """Fides data uses of the values (kept as given)."""
+    data_purposes: tuple[str, ...] | None = None
+    """Fides' older name for data_uses (kept as given)."""
+    data_subjects: tuple[str, ...] | None = None
+    """Fides data subjects of the values (kept as given)."""
     fides_meta: FieldMeta | None = None
     """Identity, keys, references, type."""
     fields: tuple[DatasetField, ...] | None = None
@@ -109,7 +190,8 @@ class DatasetField(_Model):
 
 class MaskingOverride(_Model):
     strategy: MaskingStrategy
-    """Collection-level erasure strategy (usually `delete`)."""
+    """Collection-level erasure strategy: Fides knows `delete` (rows are deleted, not masked);
+    Pledge also takes a field strategy here, applied to every field (an extension)."""
     configuration: dict[str, Any] = Field(default_factory=dict)
     """Options of the strategy."""
 
@@ -123,17 +205,25 @@ class CollectionMeta(_Model):
     """Requests skip this collection."""
     masking_strategy_override: MaskingOverride | None = None
     """Strategy for the whole collection."""
-    partitioning: dict[str, Any] | None = None
+    partitioning: dict[str, Any] | tuple[dict[str, Any], ...] | None = None
     """Partitioning hints for large tables."""
+    redact: Literal["name"] | None = None
+    """Fides: redact the collection's name in reports (kept as given)."""
 
 
-class Collection(_Model):
+class Collection(_WithMeta):
     name: str = Field(min_length=1)
     """Table or collection name."""
     description: str | None = None
     """What it holds."""
     data_categories: tuple[str, ...] | None = None
     """Categories of the whole collection."""
+    data_uses: tuple[str, ...] | None = None
+    """Fides data uses (kept as given)."""
+    data_purposes: tuple[str, ...] | None = None
+    """Fides' older name for data_uses (kept as given)."""
+    data_subjects: tuple[str, ...] | None = None
+    """Fides data subjects (kept as given)."""
     fides_meta: CollectionMeta | None = None
     """Ordering and erasure options."""
     fields: tuple[DatasetField, ...] = ()
@@ -153,11 +243,16 @@ class DatasetMeta(_Model):
     """Datasets to visit before this one."""
     namespace: dict[str, Any] | None = None
     """Connector namespace (database schema …)."""
+    resource_id: str | None = None
+    """Fides resource id (kept as given)."""
+    redact: Literal["name"] | None = None
+    """Fides: redact the dataset's name in reports (kept as given)."""
     custom_request_fields: dict[str, Any] | None = None
-    """Custom request fields accepted."""
+    """Pledge's extension: custom request fields accepted."""
 
 
-class Dataset(_Model):
+class Dataset(_WithMeta):
+    model_config = ConfigDict(coerce_numbers_to_str=True)
     fides_key: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.<>\-]+$")
     """Unique key of the dataset."""
     organization_fides_key: str | None = None
@@ -172,9 +267,15 @@ class Dataset(_Model):
     """Free metadata."""
     data_categories: tuple[str, ...] | None = None
     """Categories of the whole dataset."""
+    data_uses: tuple[str, ...] | None = None
+    """Fides data uses (kept as given)."""
+    data_purposes: tuple[str, ...] | None = None
+    """Fides' older name for data_uses (kept as given)."""
+    data_subjects: tuple[str, ...] | None = None
+    """Fides data subjects (kept as given)."""
     fides_meta: DatasetMeta | None = None
     """Ordering and namespace."""
-    collections: tuple[Collection, ...] = Field(min_length=1)
+    collections: tuple[Collection, ...] = ()
     """Tables or collections."""
 
     def collection(self, name: str) -> Collection | None:

@@ -64,9 +64,10 @@ class Strategy:
 
 def resolve(fld: DatasetField, collection: Collection, system: System) -> Strategy | None:
     """The strategy of an erasable field, or None if nothing gives it one (see module doc)."""
-    own = fld.meta.masking
+    own = fld.meta.masking or fld.meta.masking_strategy_override
     if own is not None:
-        return Strategy(own.strategy, own.configuration, "the field's fides_meta.masking")
+        where = "masking_strategy_override" if fld.meta.masking_strategy_override else "masking"
+        return Strategy(own.strategy, own.configuration, f"the field's fides_meta.{where}")
     override = collection.meta.masking_strategy_override
     if override is not None and override.strategy != "delete":
         return Strategy(override.strategy, override.configuration, "masking_strategy_override")
@@ -81,9 +82,18 @@ def resolve(fld: DatasetField, collection: Collection, system: System) -> Strate
 
 
 def rewrite_value(strategy: Strategy) -> Any:
-    """The text string_rewrite writes: its `value`, or DEFAULT_REWRITE (a system's `masking`
-    map names strategies without configuration)."""
-    return strategy.configuration.get("value", DEFAULT_REWRITE)
+    """The text string_rewrite writes: its `value` or Fides' `rewrite_value`, or DEFAULT_REWRITE
+    (a system's `masking` map names strategies without configuration), then the suffix."""
+    config = strategy.configuration
+    value = config.get("value", config.get("rewrite_value", DEFAULT_REWRITE))
+    return value + suffix(strategy) if isinstance(value, str) else value
+
+
+def suffix(strategy: Strategy) -> str:
+    """Fides' `format_preservation: {suffix: …}`: text kept at the end of a rewritten value."""
+    preserve = strategy.configuration.get("format_preservation")
+    found = preserve.get("suffix") if isinstance(preserve, dict) else None
+    return found if isinstance(found, str) else ""
 
 
 Fault = Literal["strategy", "data_type", "length", "configuration"]

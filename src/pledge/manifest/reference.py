@@ -28,7 +28,8 @@ Conventions:
 - **Country** is ISO 3166-1 alpha-2 in upper case: `US`, `IE`, `IN`.
 - **Key** is a dotted taxonomy key such as `user.contact.email` or `essential.service`.
 - Secrets never appear: connections name an environment variable (`url_env`).
-- Unknown keys are errors, with the nearest valid key suggested.
+- Unknown keys are errors, with the nearest valid key suggested (in dataset files, warnings:
+  see below).
 
 YAML is read by the YAML 1.2 core schema, the manifest and its datasets alike:
 - Only `true` and `false` (also `True`, `TRUE`, `False`, `FALSE`) are booleans, and `null`, `~`
@@ -52,8 +53,29 @@ refuses, with `file:line:col` (and `pledge check` exit code 2):
 DATASET_INTRO = """\
 ## Datasets (Fides format)
 
-Systems name Fides dataset files in `datasets:`, relative to the manifest. They load unchanged;
-Pledge adds `fides_meta.masking` on a field for its erasure strategy.
+Systems name Fides dataset files in `datasets:`, relative to the manifest. They load unchanged:
+every dataset the fideslang package accepts loads in Pledge with the same meaning (a contract
+test holds this against fideslang itself), including `fidesops_meta` (read as `fides_meta`),
+`null` for an absent key, and `type[]` arrays. As in Fides, a key the format does not know is
+ignored; `pledge check` warns about it (`dataset-unknown-key`), since it is usually misspelt or
+misplaced. Pledge refuses only an empty collection or field name, which names no table or
+column.
+
+Fides' erasure options work as Fides defines them: a collection's
+`masking_strategy_override: {strategy: delete}` deletes its rows instead of masking fields; a
+field's `fides_meta.masking_strategy_override` is that field's strategy, and `string_rewrite`
+writes its `configuration.rewrite_value` (with `format_preservation.suffix` appended, also for
+`random_string_rewrite`). A strategy Pledge cannot apply is a `pledge check` error.
+
+Pledge's extensions, all in places fideslang ignores, so a dataset using them still loads in
+Fides:
+- `fides_meta.masking` on a field: its erasure strategy (the same as Fides' field
+  `masking_strategy_override`; give one of the two);
+- `fides_meta.pledge_type: date | datetime` on a field: the values are dates or timestamps
+  (fideslang's data types have none), so `generalize_date` can be checked before a request;
+- `configuration`, and field strategies other than `delete`, in a collection's
+  `masking_strategy_override` (applied to every field of the collection);
+- `fides_meta.custom_request_fields` on a dataset.
 """
 
 
@@ -147,6 +169,8 @@ DATASET_SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("fields[].fides_meta", datasets.FieldMeta),
     ("fides_meta.references[]", datasets.Reference),
     ("fides_meta.masking", datasets.Masking),
+    ("fields[].fides_meta.masking_strategy_override", datasets.FieldMaskingOverride),
+    ("collections[].fides_meta.masking_strategy_override", datasets.MaskingOverride),
 )
 
 

@@ -13,7 +13,9 @@ A failure the job cannot get past (a plan that does not fit the stores, verifica
 finds data left) marks the request `failed`, with the step and counts, for staff to retry; so
 does a job that fails for good before its work begins (no manifest in force in the worker),
 with the reason. The manifest and the connections' environment come from the job context
-(the installation, `pledge.runtime`), never from the process environment.
+(the installation, `pledge.runtime`), never from the process environment; a
+failed request also mails the privacy team (`organization.contact` and the DPO) its reasons
+(tables and columns, never values) and tells the person, in their language, that it is delayed.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from pledge.errors import PlanError
 from pledge.manifest.model import Manifest
 from pledge.policy import route_request
 from pledge.requests import flags, package, reminders
@@ -39,6 +42,7 @@ from pledge.requests.service import (
     PURGE_JOB,
     Private,
     UnprovenIdentity,
+    current_due,
     mail,
     private_of,
     transition,
@@ -121,7 +125,8 @@ def execute(ctx: JobContext) -> None:
         if req is None or req.state != "in_progress":
             return
         log.warning("request %s refused: identities nobody proved", req.reference)
-        _fail(session, req, {"error": "unproven_identity", "kinds": list(exc.kinds)})
+        detail = {"error": "unproven_identity", "kinds": list(exc.kinds)}
+        _fail(session, req, detail, manifest)
     except Exception as exc:
         if ctx.attempt < ATTEMPTS:
             raise
@@ -130,7 +135,7 @@ def execute(ctx: JobContext) -> None:
         if req is None or req.state != "in_progress":
             return
         log.warning("request %s failed for good: %s", req.reference, type(exc).__name__)
-        _fail(session, req, {"error": type(exc).__name__})
+        _fail(session, req, _failure_of(exc), manifest)
 
 
 def _run(ctx: JobContext, manifest: Manifest, req: DataRequest) -> None:
@@ -162,9 +167,59 @@ def _summary(req: DataRequest) -> dict[str, Any]:
     return {k: result[k] for k in ("rows", "collections", "fields_changed") if k in result}
 
 
-def _fail(session: Session, req: DataRequest, detail: Mapping[str, Any]) -> None:
+def _failure_of(exc: Exception) -> dict[str, Any]:
+    """What is kept of an exception: its type, and a plan's reasons (they name no values; other
+    errors' text may quote stored values, so it is not kept)."""
+    if isinstance(exc, PlanError):
+        return {"error": "PlanError", "message": exc.args[0], "problems": list(exc.problems)}
+    return {"error": type(exc).__name__}
+
+
+def _fail(
+    session: Session,
+    req: DataRequest,
+    detail: Mapping[str, Any],
+    manifest: Manifest | None = None,
+) -> None:
     req.result = {**(req.result or {}), "failure": dict(detail)}
     transition(session, req, "failed", actor="system", details=dict(detail))
+    if manifest is not None:
+        _tell_failure(session, manifest, req, detail)
+
+
+def _tell_failure(
+    session: Session, manifest: Manifest, req: DataRequest, detail: Mapping[str, Any]
+) -> None:
+    """Alert the privacy team (and the DPO) with the reasons; tell the person it is delayed."""
+    reasons = _reasons(detail)
+    team = {"reference": req.reference, "request_kind": req.kind, "reasons": reasons}
+    org = manifest.organization
+    to = {"failed_team": org.contact.email, "failed_dpo": org.dpo.email if org.dpo else None}
+    for name, address in to.items():
+        if address:
+            mail(
+                session,
+                manifest,
+                req,
+                name,
+                address,
+                team,
+                kind="request_failed",
+                sealed=False,
+                lang=manifest.default_language,
+            )
+    person = {"reference": req.reference, "request_kind": req.kind, "deadline": current_due(req)}
+    mail(session, manifest, req, "delayed", private_of(session, req).email, person)
+
+
+def _reasons(detail: Mapping[str, Any]) -> list[str]:
+    if detail.get("error") == "PlanError":
+        return [str(detail["message"]), *(str(p) for p in detail.get("problems", ()))]
+    if "left" in detail:
+        return [f"{n} row(s) still found in {c} after erasure" for c, n in detail["left"].items()]
+    if detail.get("error") == "unproven_identity":
+        return ["identities nobody proved: " + ", ".join(detail.get("kinds", ()))]
+    return [f"the job failed three times ({detail.get('error', 'error')})"]
 
 
 # --- access and portability ----------------------------------------------------------------
@@ -263,7 +318,7 @@ def _erasure(ctx: JobContext, manifest: Manifest, req: DataRequest, private: Pri
         engine.close()
     req.result = {"erasure": report.to_json(), "fields_changed": _changed(report)}
     if report.status != "completed":
-        _fail(session, req, {"left": {c.collection: c.left_rows for c in report.left}})
+        _fail(session, req, {"left": {c.collection: c.left_rows for c in report.left}}, manifest)
         return
     _finish_erasure(ctx, manifest, req, private, report, len(plan.steps) + 1)
 

@@ -10,6 +10,7 @@ touched:
 - `string_rewrite`: a text column, the configured `value` (default "erased") must fit, not a
   unique column;
 - `random_string_rewrite`: a text column (the string is cut to the column's length);
+- both take Fides' `format_preservation: {suffix: …}`, appended to what they write;
 - `hash`, `hmac`: a text column of at least 64 characters; both are keyed with the masking key
   (HMAC-SHA-256; `hash` uses a key derived for hashing, so the two never collide), because an
   unkeyed hash of an e-mail address is reversed by hashing a list of addresses;
@@ -32,7 +33,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from pledge.connectors.base import ColumnInfo, TableInfo
-from pledge.manifest.masking import Strategy, misfit, rewrite_value
+from pledge.manifest.masking import Strategy, misfit, rewrite_value, suffix
 
 TEXT_KINDS = frozenset({"string"})
 DATE_KINDS = frozenset({"date", "datetime"})
@@ -103,10 +104,11 @@ def masker(strategy: Strategy, column: ColumnInfo, key: bytes | None) -> Masker:
         text = str(rewrite_value(strategy))
         return Masker(strategy, lambda v: text, True)
     if name == "random_string_rewrite":
-        length = _random_length(strategy, column)
+        tail = suffix(strategy)
+        length = max(_random_length(strategy, column, len(tail)), 0)
         return Masker(
             strategy,
-            lambda v: "".join(secrets.choice(_ALPHABET) for _ in range(length)),
+            lambda v: "".join(secrets.choice(_ALPHABET) for _ in range(length)) + tail,
             False,
             random=True,
         )
@@ -117,10 +119,10 @@ def masker(strategy: Strategy, column: ColumnInfo, key: bytes | None) -> Masker:
     raise ValueError(f"no masker for strategy {name}")
 
 
-def _random_length(strategy: Strategy, column: ColumnInfo) -> int:
+def _random_length(strategy: Strategy, column: ColumnInfo, tail: int = 0) -> int:
     wanted = strategy.configuration.get("length")
     length = wanted if isinstance(wanted, int) and wanted > 0 else _RANDOM_LENGTH
-    return min(length, column.length) if column.length else length
+    return min(length, column.length - tail) if column.length else length
 
 
 def _keyed(name: str, key: bytes) -> Callable[[Any], str]:

@@ -117,6 +117,7 @@ def lint(result: LoadResult) -> list[Finding]:
 def _load_rule_modules() -> None:
     from pledge.manifest.lint import (  # noqa: F401  (imported to register their rules)
         datasets,
+        fides,
         languages,
         legal,
         notices,

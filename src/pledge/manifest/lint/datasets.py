@@ -419,8 +419,8 @@ HINTS: dict[Fault, str] = {
 
 def _misfits(strategy: Strategy, meta: FieldMeta) -> list[tuple[Fault, str]]:
     """Why the masking table refuses `strategy` for a field with this declared type."""
-    kind = meta.data_type or ""
-    return misfit(strategy, declared(meta.data_type), kind, meta.length, "the field")
+    kind = meta.kind or ""
+    return misfit(strategy, declared(meta.kind), kind, meta.length, "the field")
 
 
 def _own_masking(f: FieldSite) -> Iterator[tuple[Path, str, str]]:
