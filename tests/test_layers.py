@@ -23,8 +23,8 @@ SRC = Path(pledge.__file__).parent
 ALLOWED: dict[str, set[str]] = {
     "manifest": {"errors"},
     "policy": {"manifest", "errors"},
-    "store": {"errors", "config", "files"},
-    "connectors": {"errors", "manifest"},
+    "store": {"errors", "config", "files", "identities"},
+    "connectors": {"errors", "manifest", "identities"},
 }
 """A part → the only other parts it may import."""
 
@@ -63,6 +63,15 @@ def _type_only(tree: ast.Module) -> set[int]:
     }
 
 
+SERVING = {"pledge.runtime.server", "pledge.runtime.supervisor"}
+"""The runtime's serving modules run the API, so they stand above it: a part of their own
+("serving"); the installation below them is what the faces are handed."""
+
+
+def _part_of(module: str) -> str:
+    return "serving" if module in SERVING else module.split(".")[1]
+
+
 def imports() -> Iterator[tuple[str, str, str]]:
     """(module, its part, part it imports) for every run-time import of another part."""
     parts = _parts()
@@ -70,7 +79,7 @@ def imports() -> Iterator[tuple[str, str, str]]:
         module = _module(path)
         if "." not in module:
             continue  # pledge/__init__.py: the package itself
-        own = module.split(".")[1]
+        own = _part_of(module)
         tree = ast.parse(path.read_text(encoding="utf-8"))
         skip = _type_only(tree)
         for node in ast.walk(tree):
@@ -83,8 +92,10 @@ def imports() -> Iterator[tuple[str, str, str]]:
                 names = [f"{node.module}.{a.name}" for a in node.names]
             for name in names:
                 bits = name.split(".")
-                if bits[0] == "pledge" and len(bits) > 1 and bits[1] in parts and bits[1] != own:
-                    yield module, own, bits[1]
+                if bits[0] == "pledge" and len(bits) > 1 and bits[1] in parts:
+                    other = _part_of(".".join(bits[:3]))
+                    if other != own:
+                        yield module, own, other
 
 
 def _violations() -> set[tuple[str, str]]:

@@ -59,7 +59,10 @@ COMMANDS: dict[str, tuple[tuple[str, ...], str]] = {
         "Run durable jobs; SIGTERM or Ctrl-C stops after the jobs in hand (twice: at once).",
     ),
     "audit": (("audit",), "The audit log and its proofs."),
-    "consent": (("consent",), "The consent log: import records from another tool."),
+    "consent": (
+        ("consent",),
+        "The consent log: import records from another tool, hash old device ids.",
+    ),
     "db": (("db",), "Pledge's own database: migrate, inspect."),
     "keys": (("keys",), "API keys, the master key and the receipt key."),
     "notice": (
