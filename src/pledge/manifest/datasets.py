@@ -6,7 +6,7 @@ field; everything else is the Fides format as published.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,6 +62,25 @@ class Masking(_Model):
     """Options of the strategy (for string_rewrite: `value`)."""
 
 
+class Money(_Model):
+    """Pledge's extension: the field holds an amount of money (shown as one in packages)."""
+
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    """The ISO 4217 currency of every value, when it is fixed."""
+    currency_field: str | None = None
+    """The field of the same record that holds the currency (ISO 4217)."""
+    minor_units: bool = False
+    """Values are in the currency's minor unit (cents): 1999 is 19.99."""
+
+    def currency_of(self, record: Mapping[str, Any]) -> str | None:
+        """The currency of one record's amount (None when unknown)."""
+        if self.currency_field is not None:
+            value = record.get(self.currency_field)
+            if isinstance(value, str) and len(value) == 3 and value.isalpha():
+                return value.upper()
+        return self.currency
+
+
 class FieldMeta(_Model):
     references: tuple[Reference, ...] = ()
     """Links to fields of other collections; requests traverse them."""
@@ -81,6 +100,8 @@ class FieldMeta(_Model):
     """A custom request field this field is matched on."""
     masking: Masking | None = None
     """Pledge's extension: the erasure strategy of this field."""
+    money: Money | None = None
+    """Pledge's extension: the values are amounts of money (how to show them to people)."""
 
 
 class DatasetField(_Model):

@@ -43,6 +43,7 @@ from pledge.requests.service import (
     private_of,
     transition,
 )
+from pledge.requests.summary import summarise
 from pledge.requests.verification import installation_key
 from pledge.store import audit
 from pledge.store.db import Store, store_of
@@ -294,14 +295,12 @@ def _finish_erasure(
     """
     routing = route_request(manifest)
     _forward(session, manifest, req, private, routing.forwarded, sealed=False)
-    notes = [
-        f"{c.system}/{c.collection}: " + ", ".join(c.kept_fields)
-        for c in report.collections
-        if c.kept_fields and c.rows_found
-    ]
+    said = summarise(manifest, report, req.language)
     context: dict[str, Any] = {"reference": req.reference, "request_kind": req.kind}
-    if notes:
-        context["notes"] = notes
+    if said.erased:
+        context["erased"] = said.erased
+    if said.kept:
+        context["kept"] = said.kept
     mail(session, manifest, req, "completed", private.email, context, sealed=False)
     transition(
         session,
