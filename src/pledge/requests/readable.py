@@ -32,6 +32,8 @@ from pledge.requests.report import AccessResult, CollectionData
 
 #: Categories whose values are secrets: never in a package.
 CREDENTIALS = "user.authorization.credentials"
+#: Values of this category are ISO 3166-1 codes, written out as the country's name.
+COUNTRY = "user.contact.address.country"
 #: Column names that hold secrets whatever their categories say (`password`, `*_hash`, tokens).
 _YES, _NO = N_("Yes"), N_("No")
 SECRET_NAME = re.compile(r"passw|passwd|secret|token|(^|_)hash$|_hash_|api_?key", re.IGNORECASE)
@@ -154,29 +156,31 @@ class Table:
 def table_of(manifest: Manifest, data: CollectionData, lang: str) -> Table | None:
     """The collection's personal fields, labelled by category; None when it has none.
 
-    Keys and bookkeeping columns (no data category) stay in the CSV and `data.json`.
+    Keys and bookkeeping columns (no personal data category) stay in the CSV and
+    `data.json`. Columns of the same category share one column, their values side by side,
+    so a header never repeats.
     """
     declared = fields_of(manifest, data.system, data.node)
     columns = [
-        Column(name, category_name(manifest, field.data_categories[0], lang), field)
+        Column(name, category_name(manifest, personal[0], lang), field)
         for name in data.fields
-        if (field := declared.get(name)) is not None and field.data_categories
+        if (field := declared.get(name)) is not None
+        and (personal := [c for c in field.data_categories or () if manifest.is_personal(c)])
     ]
     if not columns:
         return None
+    labels = list(dict.fromkeys(col.label for col in columns))
     categories = [c for col in columns for c in col.declared.data_categories or ()]
-    records = data.records()
-    rows = tuple(
-        tuple(readable(record.get(col.field), col.declared, record, lang) for col in columns)
-        for record in records
-    )
-    return Table(
-        data.system,
-        data.node,
-        collection_title(manifest, categories, lang),
-        tuple(col.label for col in columns),
-        rows,
-    )
+    rows = []
+    for record in data.records():
+        cells: dict[str, list[str]] = {label: [] for label in labels}
+        for col in columns:
+            value = readable(record.get(col.field), col.declared, record, lang)
+            if value:
+                cells[col.label].append(value)
+        rows.append(tuple(" · ".join(cells[label]) for label in labels))
+    title = collection_title(manifest, categories, lang)
+    return Table(data.system, data.node, title, tuple(labels), tuple(rows))
 
 
 def readable(value: Any, declared: DatasetField, record: dict[str, Any], lang: str) -> str:
@@ -197,7 +201,13 @@ def readable(value: Any, declared: DatasetField, record: dict[str, Any], lang: s
         return gettext(lang, _YES if value else _NO)
     if isinstance(value, list | tuple):
         return formatter(lang).join([str(v) for v in value])
+    if _is_country(declared) and isinstance(value, str) and len(value) == 2:
+        return formatter(lang).country(value.upper())
     return str(value)
+
+
+def _is_country(declared: DatasetField) -> bool:
+    return any(covers(COUNTRY, c) for c in declared.data_categories or ())
 
 
 def _moment(value: datetime | str, lang: str) -> str:
