@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import zipfile
 from collections.abc import Iterator
@@ -16,10 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from apisupport import RELAXED
-from centresupport import UNKNOWN, Centre, build_centre, known_person
-from flowsupport import latest_code, link_in, mails_to, run_jobs
+from centresupport import UNKNOWN, Centre, build_centre, known_person, visible_text
+from flowsupport import DOWNLOAD_LINK, latest_code, link_in, mails_to, run_jobs, wording_problems
+from sqlalchemy import create_engine, text
 
 from browsersupport import chromium, free_port, serving
 
@@ -94,17 +97,6 @@ def audit(page: Any, where: str) -> None:
     assert not problems, f"{where}: {problems}"
 
 
-def download(page: Any, url: str) -> bytes:
-    """Follow a mailed download link in the browser, as a click in a mail client does."""
-    with page.expect_download() as info:
-        page.evaluate(
-            "url => { const a = document.createElement('a'); a.href = url; "
-            "document.body.append(a); a.click(); }",
-            url,
-        )
-    return Path(info.value.path()).read_bytes()
-
-
 def test_a_norwegian_asks_for_their_data_end_to_end(browser: Any, live: Live) -> None:
     person = known_person("NO")
     store = live.centre.store
@@ -151,8 +143,24 @@ def test_a_norwegian_asks_for_their_data_end_to_end(browser: Any, live: Live) ->
         audit(page, "status page")
 
         mail = next(m for m in mails_to(store, person.email) if "/download/" in str(m))
-        url = link_in(mail, re.escape(live.url) + r"/v1/requests/download/[A-Za-z0-9_-]+")
-        content = download(page, url)
+        url = link_in(mail, re.escape(live.url) + DOWNLOAD_LINK)
+        # a mail scanner opens the link first (no cookie, no click): it gets the page, and
+        # nothing is spent
+        scanned = httpx.get(url)
+        assert scanned.status_code == 200 and "Last ned filen" in scanned.text
+        page.goto(url)
+        assert page.evaluate("document.documentElement.lang") == "nb"
+        page.get_by_role("heading", name="Last ned opplysningene dine").wait_for()
+        audit(page, "download page")
+        with page.expect_download() as info:
+            page.get_by_role("button", name="Last ned filen").click()
+        content = Path(info.value.path()).read_bytes()
+        # the second click on the mailed link: a page that says how to get a new one
+        page.goto(url)
+        page.get_by_role("heading", name="Denne nedlastingslenken er brukt").wait_for()
+        spent = page.locator("main").inner_text()
+        assert "Slik får du en ny lenke" in spent and "Be om opplysningene dine på nytt" in spent
+        audit(page, "spent link page")
     finally:
         page.close()
 
@@ -168,11 +176,55 @@ def test_a_norwegian_asks_for_their_data_end_to_end(browser: Any, live: Live) ->
     for english in ("Purposes and legal bases", "Your rights", "Categories of data", "None"):
         assert f">{english}<" not in index
     assert person.first in index and person.last in index and person.email in index
+    assert_reads_like_a_letter(index, archive)
     data = json.loads(archive.read("data.json"))
     assert data["language"] == "nb" and data["jurisdiction"] == "eu"
     users = next(c for s in data["systems"] for c in s["collections"] if c["collection"] == "users")
     assert [r["email"] for r in users["rows"]] == [person.email]
     assert person.email in archive.read("csv/accounts__accounts.users.csv").decode()
+    assert_no_password_hash(archive, person.email)
+
+
+def assert_reads_like_a_letter(index: str, archive: zipfile.ZipFile) -> None:
+    """Headings and field names in Norwegian from the taxonomy; no column, no secret."""
+    text = visible_text(index, "nb")
+    for heading in ("<h3>Adresse</h3>", '<th scope="col">E-postadresse</th>'):
+        assert heading in index
+    assert "Ikke vist, av hensyn til sikkerheten din: Påloggingsinformasjon." in text
+    data = json.loads(archive.read("data.json"))
+    columns = {f for s in data["systems"] for c in s["collections"] for f in c["fields"]}
+    shown = [c for c in columns if re.search(rf"(?<![\w.]){re.escape(c)}(?![\w.])", text)]
+    assert not [c for c in shown if "_" in c], f"column names in the index: {shown}"
+    words = visible_text(re.sub(r"<td>.*?</td>", "", index), "nb")  # the data as it is
+    assert not wording_problems(words), wording_problems(words)
+    assert "accounts.users" not in text
+    assert "password_hash" not in index
+
+
+def assert_no_password_hash(archive: zipfile.ZipFile, email: str) -> None:
+    """The person's password hash is in no file of the package, nor its column."""
+    engine = create_engine(os.environ["LUMEN_ACCOUNTS_URL"])
+    with engine.connect() as conn:
+        secret = conn.execute(
+            text("SELECT password_hash FROM users WHERE email = :e"), {"e": email}
+        ).scalar_one()
+    engine.dispose()
+    assert secret
+    for name in archive.namelist():
+        content = archive.read(name).decode()
+        assert secret not in content, name
+        if name != "data.json":  # which names data.json says it left out
+            assert "password_hash" not in content, name
+    data = json.loads(archive.read("data.json"))
+    users = next(c for s in data["systems"] for c in s["collections"] if c["collection"] == "users")
+    assert "password_hash" not in users["fields"]
+    withheld = data["withheld"]
+    assert {
+        "system": "accounts",
+        "collection": "accounts.users",
+        "fields": ["password_hash"],
+        "categories": ["user.authorization.credentials"],
+    } in withheld
 
 
 def test_pages_fit_a_phone(browser: Any, live: Live) -> None:

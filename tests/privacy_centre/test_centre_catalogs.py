@@ -15,12 +15,12 @@ from pledge.requests.render import DOMAIN, LOCALES, TEMPLATES, catalog
 LANGUAGES = ("en", "nb", "nl", "de", "fr")
 TRANSLATED = ("nb", "nl", "de", "fr")
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
-#: Spelled alike in English and the language (names, international words), with no sentence.
-ALIKE = {"Status", "Privacy team", "Language"}
+#: Spelled alike in English and the language (names, international words, punctuation only).
+ALIKE = {"Status", "Privacy team", "Language", "%(system)s: %(what)s."}
 
 
 def used() -> set[str]:
-    """Every msgid the centre's templates and package.py use, as Babel extracts them."""
+    """Every msgid the centre's templates and the package's modules use, as Babel extracts them."""
     found: set[str] = set()
     options = {"**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}
     for folder in ("privacy", "requests"):
@@ -30,9 +30,9 @@ def used() -> set[str]:
             options_map=options,
         ):
             found.add(message if isinstance(message, str) else message[0])
-    package = LOCALES.parent / "package.py"
-    for _, message, _, _ in extract_from_file("python", str(package)):
-        found.add(message if isinstance(message, str) else message[0])
+    for module in ("package.py", "readable.py", "summary.py"):
+        for _, message, _, _ in extract_from_file("python", str(LOCALES.parent / module)):
+            found.add(message if isinstance(message, str) else message[0])
     return found
 
 

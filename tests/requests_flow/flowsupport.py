@@ -131,3 +131,36 @@ def link_in(message: Message, pattern: str) -> str:
     found = re.search(pattern, body(message))
     assert found, f"no link matching {pattern} in the mail"
     return found.group(0)
+
+
+#: A mailed download link: the page whose button spends it (`/privacy/requests/download/…`).
+DOWNLOAD_LINK = r"/privacy/requests/download/[A-Za-z0-9_-]+"
+_FORM_TOKEN = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def click_download(client: Any, url: str) -> Any:
+    """Open a mailed download link and press its button, as a person does (a test client)."""
+    page = client.get(url)
+    assert page.status_code == 200, page.text
+    token = _FORM_TOKEN.search(page.text)
+    assert token, "the download page has no button form"
+    return client.post(url, data={"csrf": token.group(1)})
+
+
+_LINKS = re.compile(r"https?://\S+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+#: `dataset.collection.field`, a category key, or a `name.with_underscore` path.
+_PATH = re.compile(
+    r"\b[a-z]\w*\.[a-z]\w*\.[a-z]\w*\b|\b[a-z]\w*\.[a-z]*_\w*\b|\b[a-z]\w*/[a-z]\w*:"
+)
+_RUN_TOGETHER = re.compile(r"\w[.!?:][A-ZÆØÅÄÖÜÉ]")
+_RAW = re.compile(r"%\(\w+\)s|\{\{|\{%|\b[a-z]+_[a-z_]+\b")
+
+
+def wording_problems(text: str) -> list[str]:
+    """What a person should never read: column paths or keys, sentences run together,
+    placeholders left over. Links and e-mail addresses are left out of the check."""
+    plain = _LINKS.sub(" ", text)
+    found = [f"path {p!r}" for p in _PATH.findall(plain)]
+    found += [f"no space in {m!r}" for m in _RUN_TOGETHER.findall(plain)]
+    found += [f"raw {m!r}" for m in _RAW.findall(plain)]
+    return found

@@ -8,7 +8,15 @@ import zipfile
 from datetime import timedelta
 
 import pytest
-from flowsupport import ALICE, TENANT_CONTACT, latest_code, link_in, mails_to, run_jobs
+from flowsupport import (
+    ALICE,
+    DOWNLOAD_LINK,
+    TENANT_CONTACT,
+    latest_code,
+    link_in,
+    mails_to,
+    run_jobs,
+)
 
 from pledge.manifest.model import Manifest
 from pledge.requests import package, service
@@ -43,9 +51,9 @@ def test_access_end_to_end(flow_store: Store, manifest: Manifest) -> None:
         assert req.jurisdiction == "eu" and req.language == "nb"
         steps = [s.name for s in service.steps_of(session, request_id)]
     assert steps == ["read", "package", "notify"]
-    done = [m for m in mails_to(flow_store, ALICE) if "/v1/requests/download/" in str(m)]
+    done = [m for m in mails_to(flow_store, ALICE) if "/privacy/requests/download/" in str(m)]
     assert len(done) == 1
-    url = link_in(done[0], r"https://privacy\.flow\.example/v1/requests/download/[A-Za-z0-9_-]+")
+    url = link_in(done[0], r"https://privacy\.flow\.example" + DOWNLOAD_LINK)
     token = url.rsplit("/", 1)[1]
     with flow_store.transaction() as session:
         _, content = package.redeem(session, token)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from flowsupport import ALICE, latest_code, link_in, mails_to, run_jobs
+from flowsupport import ALICE, DOWNLOAD_LINK, latest_code, link_in, mails_to, run_jobs
 
 from pledge.store.db import Store
 
@@ -30,10 +30,15 @@ def test_public_flow_and_admin(client: tuple[TestClient, str], flow_store: Store
     assert status.json()["state"] == "completed" and status.json()["sla"] == "closed"
     assert c.get(f"/v1/requests/{rid}/status", params={"token": "x" * 32}).status_code == 404
     mail = next(m for m in mails_to(flow_store, ALICE) if "/download/" in str(m))
-    url = link_in(mail, r"/v1/requests/download/[A-Za-z0-9_-]+")
-    first = c.get(url)
+    url = link_in(mail, DOWNLOAD_LINK)
+    token = url.rsplit("/", 1)[1]
+    # an older link (/v1) leads to the page unspent; programs may POST the token
+    old = c.get(f"/v1/requests/download/{token}", follow_redirects=False)
+    assert old.status_code == 303 and old.headers["location"].endswith(url)
+    first = c.post(f"/v1/requests/download/{token}")
     assert first.status_code == 200 and first.content[:2] == b"PK"
-    assert c.get(url).status_code == 404
+    again = c.post(f"/v1/requests/download/{token}")
+    assert again.status_code == 404 and again.json()["status"] == 404
     # staff
     assert c.get("/v1/requests").status_code == 401
     auth = {"Authorization": f"Bearer {secret}"}

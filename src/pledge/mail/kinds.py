@@ -74,7 +74,7 @@ KINDS: dict[str, MessageKind] = {
         _kind(
             "request_completed",
             "reference request_kind",
-            "download_url download_expires notes status_url",
+            "download_url download_expires notes erased kept status_url",
         ),
         _kind(
             "request_denied",
@@ -118,7 +118,7 @@ KINDS: dict[str, MessageKind] = {
 }
 
 _DATE_KEYS = frozenset({"received", "deadline", "download_expires", "effective"})
-_LIST_KEYS = frozenset({"reasons", "notes", "changes", "paragraphs"})
+_LIST_KEYS = frozenset({"reasons", "notes", "erased", "kept", "changes", "paragraphs"})
 _CHOICES = {
     "request_kind": REQUEST_KINDS,
     "request_state": OPEN_REQUEST_STATES,

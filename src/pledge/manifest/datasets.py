@@ -11,7 +11,7 @@ places fideslang ignores: `fides_meta.masking` and `fides_meta.pledge_type` on a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -94,6 +94,25 @@ class FieldMaskingOverride(_Model):
     """Options (string_rewrite: `rewrite_value`; `format_preservation: {suffix: …}`)."""
 
 
+class Money(_Model):
+    """Pledge's extension: the field holds an amount of money (shown as one in packages)."""
+
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$")
+    """The ISO 4217 currency of every value, when it is fixed."""
+    currency_field: str | None = None
+    """The field of the same record that holds the currency (ISO 4217)."""
+    minor_units: bool = False
+    """Values are in the currency's minor unit (cents): 1999 is 19.99."""
+
+    def currency_of(self, record: Mapping[str, Any]) -> str | None:
+        """The currency of one record's amount (None when unknown)."""
+        if self.currency_field is not None:
+            value = record.get(self.currency_field)
+            if isinstance(value, str) and len(value) == 3 and value.isalpha():
+                return value.upper()
+        return self.currency
+
+
 class FieldMeta(_Model):
     references: tuple[Reference, ...] = ()
     """Links to fields of other collections; requests traverse them."""
@@ -119,6 +138,8 @@ class FieldMeta(_Model):
     """Fides' erasure strategy of this field; read as `masking` when Pledge knows it."""
     redact: Literal["name"] | None = None
     """Fides: redact the field's name in reports (kept as given)."""
+    money: Money | None = None
+    """Pledge's extension: the values are amounts of money (how to show them to people)."""
 
     @field_validator("data_type")
     @classmethod

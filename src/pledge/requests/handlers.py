@@ -47,6 +47,7 @@ from pledge.requests.service import (
     private_of,
     transition,
 )
+from pledge.requests.summary import summarise
 from pledge.requests.verification import installation_key
 from pledge.store import audit
 from pledge.store.db import store_of
@@ -348,14 +349,12 @@ def _finish_erasure(
     session = ctx.session
     routing = route_request(manifest)
     _forward(session, manifest, req, private, routing.forwarded, ctx.environ, sealed=False)
-    notes = [
-        f"{c.system}/{c.collection}: " + ", ".join(c.kept_fields)
-        for c in report.collections
-        if c.kept_fields and c.rows_found
-    ]
+    said = summarise(manifest, report, req.language)
     context: dict[str, Any] = {"reference": req.reference, "request_kind": req.kind}
-    if notes:
-        context["notes"] = notes
+    if said.erased:
+        context["erased"] = said.erased
+    if said.kept:
+        context["kept"] = said.kept
     mail(session, manifest, req, "completed", private.email, context, sealed=False)
     transition(
         session,

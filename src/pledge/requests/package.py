@@ -1,8 +1,10 @@
 """The access and portability package: the person's data and the GDPR Art. 15 facts about it.
 
-A zip with `index.html` (readable, in the person's language, data by system and collection),
-`data.json` (machine-readable, for portability: the data and the facts) and one CSV per
-collection. The facts come from the manifest per system: purposes with their legal bases,
+A zip with `index.html` (a letter in the person's language: each system's data under names
+from the taxonomy, values written for people; see `readable`), `data.json` (machine-readable,
+for portability: the data and the facts, with the column names) and one CSV per collection.
+Credentials are in none of them; the package says which kinds were left out.
+The facts come from the manifest per system: purposes with their legal bases,
 categories, recipients, transfers outside the EEA with their safeguard, retention, source and
 the rights the person has. The zip is sealed with the subject's vault key before it is stored
 and opened only for a download, so erasure (which shreds the key) destroys it too.
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from pledge.csvsafe import safe_row
@@ -29,6 +31,7 @@ from pledge.manifest.jurisdictions import EEA
 from pledge.manifest.model import Manifest
 from pledge.policy import rights_offered
 from pledge.requests.model import DataRequest, RequestPackage
+from pledge.requests.readable import Withheld, category_name, table_of, without_secrets
 from pledge.requests.render import N_, gettext, render
 from pledge.requests.report import AccessResult, json_value
 from pledge.requests.service import record_read
@@ -57,7 +60,9 @@ def system_facts(
                 "purpose": key,
                 "name": manifest.purpose_name(key, lang),
                 "legal_basis": basis,
-                "legal_basis_name": gettext(lang, _BASES[basis]) if basis in _BASES else None,
+                "legal_basis_name": (
+                    gettext(lang, LEGAL_BASES[basis]) if basis in LEGAL_BASES else None
+                ),
             }
         for key in collect.categories:
             entry = manifest.category(key)
@@ -104,7 +109,8 @@ def system_facts(
     }
 
 
-_BASES = {
+#: The GDPR Art. 6 legal bases in words (translated where they are shown).
+LEGAL_BASES = {
     "consent": N_("Consent"),
     "contract": N_("Performance of a contract"),
     "legal_obligation": N_("Legal obligation"),
@@ -131,6 +137,7 @@ def build(
     created: datetime,
 ) -> bytes:
     """The zip's bytes; deterministic for the same input (fixed entry times, sorted keys)."""
+    result, withheld = without_secrets(manifest, result)
     by_system = result.by_system()
     facts = [system_facts(manifest, s, lang, jurisdiction) for s in by_system]
     data = {
@@ -146,8 +153,16 @@ def build(
             }
             for fact in facts
         ],
-        "forwarded": [{"system": f.system, "controller": f.controller} for f in result.forwarded],
+        "forwarded": [
+            {
+                "system": f.system,
+                "name": manifest.text(manifest.systems[f.system].name, lang),
+                "controller": f.controller,
+            }
+            for f in result.forwarded
+        ],
         "supervisory_authority": authority_facts(manifest, lang),
+        "withheld": [w.to_json() for w in withheld],
     }
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -161,10 +176,35 @@ def build(
             "requests/package.html",
             lang,
             data=data,
-            csv_names={f"{s}:{n}": v for (s, n), v in csv_names.items()},
+            tables=_tables(manifest, result, lang, csv_names),
+            withheld=_withheld_names(manifest, withheld, lang),
         )
         _add(archive, "index.html", index)
     return out.getvalue()
+
+
+def _tables(
+    manifest: Manifest, result: AccessResult, lang: str, files: dict[tuple[str, str], str]
+) -> dict[str, list[dict[str, Any]]]:
+    """Per system, its collections as the index shows them (named fields, readable values)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for data in result.collections:
+        shown = table_of(manifest, data, lang)
+        if shown is not None:
+            entry = {"table": shown, "file": files[(data.system, data.node)]}
+            out.setdefault(data.system, []).append(entry)
+    return out
+
+
+def _withheld_names(
+    manifest: Manifest, withheld: tuple[Withheld, ...], lang: str
+) -> dict[str, list[str]]:
+    """Per system, the names of the kinds of secrets left out of the package."""
+    out: dict[str, dict[str, None]] = {}
+    for item in withheld:
+        names = out.setdefault(item.system, {})
+        names.update(dict.fromkeys(category_name(manifest, c, lang) for c in item.categories))
+    return {system: list(names) for system, names in out.items()}
 
 
 def _add(archive: zipfile.ZipFile, name: str, text: str) -> None:
@@ -281,11 +321,41 @@ class LinkState:
         return (now or utcnow()) >= self.expires_at
 
 
+@dataclass(frozen=True)
+class Link:
+    """What a download link's page may say before it is spent: whose language, which request,
+    and whether the link still works (looking does not spend it)."""
+
+    language: str
+    reference: str
+    state: LinkState
+
+    @property
+    def usable(self) -> bool:
+        return self.state.downloaded_at is None and not self.state.expired()
+
+
+def peek(session: Session, token: str) -> Link | None:
+    """The link of a download token without spending it; None for a token never issued."""
+    row = session.execute(
+        select(RequestPackage).where(RequestPackage.token_hash == _digest(token))
+    ).scalar_one_or_none()
+    req = None if row is None else session.get(DataRequest, row.request_id)
+    if row is None or req is None:
+        return None
+    return Link(req.language, req.reference, LinkState(row.expires_at, row.downloaded_at))
+
+
 def link_state(session: Session, request_id: str) -> LinkState | None:
     """The state of a request's download link, for the status page; None without a package."""
     row = session.get(RequestPackage, request_id)
     return None if row is None else LinkState(row.expires_at, row.downloaded_at)
 
 
+#: Where a mailed download link leads: a page with a button, so opening it spends nothing.
+DOWNLOAD_PAGE = "/privacy/requests/download/"
+
+
 def download_url(public_url: str, token: str) -> str:
-    return f"{public_url.rstrip('/')}/v1/requests/download/{token}"
+    """The mailed link: the download page, whose button (a POST) spends the token."""
+    return f"{public_url.rstrip('/')}{DOWNLOAD_PAGE}{token}"

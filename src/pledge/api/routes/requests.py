@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 
 from pledge.api.auth import actor, guard, public
@@ -191,6 +192,20 @@ def status(
 
 @router.get(
     "/download/{token}",
+    response_class=RedirectResponse,
+    status_code=303,
+    summary="An older mailed download link: to its page (opening it spends nothing)",
+    **public(),
+)
+def download_link(
+    request: Request, token: Annotated[str, Path(min_length=10, max_length=100)]
+) -> RedirectResponse:
+    """Links mailed before the download page existed lead there too, unspent."""
+    return RedirectResponse(package.DOWNLOAD_PAGE + token, status_code=303)
+
+
+@router.post(
+    "/download/{token}",
     response_class=Response,
     summary="Download an access package (single use, expires)",
     **public(),
@@ -198,15 +213,17 @@ def status(
 def download(
     request: Request, token: Annotated[str, Path(min_length=10, max_length=100)]
 ) -> Response:
+    """For programs holding a token; people use the mailed link's page and its button."""
     try:
         with _ready(request).store.transaction() as session:
             req, content = package.redeem(session, token)
     except package.DownloadRefused as exc:
         raise Problem(404, "Not found", str(exc)) from exc
-    return _zip(req.reference, content)
+    return package_response(req.reference, content)
 
 
-def _zip(reference: str, content: bytes) -> Response:
+def package_response(reference: str, content: bytes) -> Response:
+    """The zip as an attachment, never cached (it holds the person's data)."""
     return Response(
         content,
         media_type="application/zip",
@@ -315,4 +332,4 @@ def staff_package(
             )
     except package.DownloadRefused as exc:
         raise Problem(404, "Not found", str(exc)) from exc
-    return _zip(req.reference, content)
+    return package_response(req.reference, content)
