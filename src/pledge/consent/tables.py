@@ -98,6 +98,10 @@ class ProcessingLimit(Base):
     actor: Mapped[str] = mapped_column(String(200))
 
 
+APPEND_ONLY = ("consent_records", "programme_participation", "processing_limits")
+"""The logs whose rows are never updated or deleted (triggers of migration 0002_consent)."""
+
+
 class ConsentImport(Base):
     """The log record an imported row became, under the row's import key (idempotency).
 
