@@ -23,7 +23,7 @@ from pledge.config import Settings
 from pledge.demo import SEED, Person, make_people, prepare_databases
 from pledge.manifest.model import Manifest
 from pledge.manifest_holder import ManifestHolder
-from pledge.requests.model import DataRequest
+from pledge.requests.tables import DataRequest
 from pledge.store.db import Store
 from pledge.store.migrations import upgrade
 

@@ -27,7 +27,7 @@ from pledge.consent.ids import vault_subject
 from pledge.consent.limits import active_limits
 from pledge.policy import objectable_purposes
 from pledge.requests import service, verification
-from pledge.requests.model import DataRequest
+from pledge.requests.tables import DataRequest
 
 # --- the form ---------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from sqlalchemy import create_engine, inspect, select, text
 
 from pledge.demo import Person
 from pledge.requests import package, service
-from pledge.requests.model import DataRequest, RequestPackage
+from pledge.requests.tables import DataRequest, RequestPackage
 
 KINDS = ("access", "erasure", "rectification", "objection")
 

@@ -14,7 +14,7 @@ from flowsupport import run_jobs
 from sqlalchemy import select
 
 from pledge.notices.view import Rights, build_view
-from pledge.requests.model import REQUEST_KINDS, DataRequest
+from pledge.requests.tables import REQUEST_KINDS, DataRequest
 
 _ROW = re.compile(r'<tr>\s*<th scope="row">(.*?)</th>\s*<td[^>]*>(.*?)</td>', re.S)
 _DEFINITION = re.compile(r'<dt id="right-([\w-]+)">.*?</dt>\s*<dd>(.*?)</dd>', re.S)

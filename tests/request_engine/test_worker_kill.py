@@ -41,7 +41,7 @@ from sqlalchemy import select
 
 from pledge.manifest.load import load_manifest
 from pledge.requests import service
-from pledge.requests.model import DataRequest
+from pledge.requests.tables import DataRequest
 from pledge.store import audit
 from pledge.store.db import Store
 from pledge.store.tables import AuditEvent, Job, Subject

@@ -15,8 +15,9 @@ from pledge.manifest.model import Manifest
 from pledge.manifest_holder import ManifestHolder
 from pledge.requests import service
 from pledge.runtime.installation import Installation
+from pledge.runtime.workers import load_handler_modules
 from pledge.store.db import Store
-from pledge.store.jobs import Worker, load_handler_modules
+from pledge.store.jobs import Worker
 
 FIXTURE = Path(__file__).parent / "fixtures" / "app" / "pledge.yaml"
 ALICE, BOB = "alice@example.com", "bob@example.com"

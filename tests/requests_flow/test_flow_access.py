@@ -20,7 +20,7 @@ from flowsupport import (
 
 from pledge.manifest.model import Manifest
 from pledge.requests import package, service
-from pledge.requests.model import DataRequest
+from pledge.requests.tables import DataRequest
 from pledge.store.db import Store
 from pledge.store.tables import utcnow
 

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from pledge.config import Settings
 from pledge.manifest.model import Manifest
 from pledge.requests import service
-from pledge.requests.model import DataRequest
+from pledge.requests.tables import DataRequest
 from pledge.store.db import Store
 from pledge.store.migrations import upgrade
 from pledge.store.tables import Identity, Subject

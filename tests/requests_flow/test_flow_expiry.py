@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from pledge.manifest.model import Manifest
 from pledge.requests import service
-from pledge.requests.model import DataRequest
+from pledge.requests.tables import DataRequest
 from pledge.store.db import Store
 from pledge.store.tables import AuditEvent, Job, Subject, utcnow
 

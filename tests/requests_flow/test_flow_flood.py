@@ -7,8 +7,8 @@ from fastapi.testclient import TestClient
 from flowsupport import ALICE, mails_to, run_jobs
 from sqlalchemy import select
 
-from pledge.requests.model import DataRequest
 from pledge.requests.service import MAIL_LIMIT_PER_DAY
+from pledge.requests.tables import DataRequest
 from pledge.store.db import Store
 from pledge.store.tables import AuditEvent
 

@@ -15,9 +15,9 @@ from typer.testing import CliRunner
 from pledge.cli import build
 from pledge.manifest.model import Manifest
 from pledge.requests import reminders, service
-from pledge.requests.model import DataRequest
+from pledge.requests.tables import DataRequest
+from pledge.runtime.workers import load_handler_modules
 from pledge.store.db import Store
-from pledge.store.jobs import load_handler_modules
 from pledge.store.tables import AuditEvent, Job, utcnow
 
 TEAM = "privacy@flow.example"

@@ -12,8 +12,8 @@ from flowsupport import ALICE, confirmed_request, dump, flow_worker, run_jobs
 
 from pledge.manifest.model import Manifest
 from pledge.requests.engine import Engine, Step
-from pledge.requests.model import DataRequest
 from pledge.requests.report import ErasureState
+from pledge.requests.tables import DataRequest
 from pledge.store.db import Store
 from pledge.store.tables import utcnow
 

@@ -16,7 +16,7 @@ from pledge.manifest.model import Manifest
 from pledge.requests import flags, service, verification
 from pledge.requests.engine import Engine
 from pledge.requests.handlers import purge_request
-from pledge.requests.model import DataRequest
+from pledge.requests.tables import DataRequest
 from pledge.store.db import Store
 from pledge.store.tables import AuditEvent, Subject, utcnow
 

@@ -12,10 +12,10 @@ from flowsupport import ALICE, latest_code
 from pledge.config import Settings
 from pledge.manifest_holder import ManifestHolder
 from pledge.requests import service
-from pledge.requests.model import DataRequest
+from pledge.requests.tables import DataRequest
 from pledge.runtime.installation import Installation, open_installation
+from pledge.runtime.workers import load_handler_modules
 from pledge.store.db import Store
-from pledge.store.jobs import load_handler_modules
 from pledge.store.tables import Job
 
 

@@ -37,8 +37,8 @@ from pledge.config import Settings
 from pledge.consent.service import service_for
 from pledge.manifest_holder import ManifestHolder
 from pledge.runtime.installation import Installation
+from pledge.runtime.workers import load_handler_modules
 from pledge.store.db import Store
-from pledge.store.jobs import load_handler_modules
 
 log = logging.getLogger("pledge.api")
 

@@ -110,7 +110,7 @@ def _identities(pairs: list[str]) -> dict[str, str]:
 
 def _wait(installation: Installation, request_id: str, timeout: float = 600.0) -> None:
     from pledge.requests import service
-    from pledge.store.jobs import load_handler_modules
+    from pledge.runtime.workers import load_handler_modules
 
     load_handler_modules()
     store = installation.store

@@ -60,6 +60,7 @@ def worker(
     from pledge.cli.serve import load_holder
     from pledge.config import get_settings
     from pledge.runtime.installation import open_installation
+    from pledge.runtime.workers import load_handler_modules
     from pledge.store import jobs
 
     logging.basicConfig(
@@ -72,7 +73,7 @@ def worker(
     with store_errors():
         installation = open_installation(settings, holder=holder)
     try:
-        modules = jobs.load_handler_modules(imports or ())
+        modules = load_handler_modules(imports or ())
     except ImportError as exc:
         fail(f"cannot import job handlers: {exc}", 2)
     kinds = sorted(jobs.handlers())

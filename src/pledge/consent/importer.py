@@ -26,9 +26,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, func, insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
 from pledge.consent import records, subjects
 from pledge.consent.ids import uuid7, vault_subject
@@ -39,13 +39,13 @@ from pledge.consent.import_formats import (
 )
 from pledge.consent.notice import notice_ref
 from pledge.consent.receipts import signer_for
-from pledge.consent.tables import ConsentRecord
+from pledge.consent.tables import ConsentImport, ConsentRecord
 from pledge.errors import PledgeError
 from pledge.manifest.model import Manifest
 from pledge.store import audit
 from pledge.store.db import Store
 from pledge.store.errors import IdentityError
-from pledge.store.tables import IDENTITY_KINDS, Base, Subject, UTCDateTime, utcnow
+from pledge.store.tables import IDENTITY_KINDS, Subject, UTCDateTime, utcnow
 from pledge.store.vault import Vault, normalise
 
 MAX_ERRORS = 1_000
@@ -69,25 +69,6 @@ _SUBJECT = re.compile(r"^(device|subject):[A-Za-z0-9_-]{8,64}$")
 _SOURCE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 _SOURCE_HINT = "the name of the system it came from: letters, digits and . _ : -"
 _BATCH = 500  # ids per IN (…) query
-
-
-class ConsentImport(Base):
-    """The log record an imported row became, under the row's import key (idempotency).
-
-    Append-only like the log (migration 0004_consent_import). `given_at` is when the person
-    chose, in the system the row came from; the record's `recorded_at` is when it was imported.
-    """
-
-    __tablename__ = "consent_imports"
-    __table_args__ = (Index(None, "batch"),)
-
-    import_key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    content_digest: Mapped[str] = mapped_column(String(64))
-    record_id: Mapped[str] = mapped_column(ForeignKey("consent_records.id"), unique=True)
-    batch: Mapped[str] = mapped_column(String(36))
-    source: Mapped[str] = mapped_column(String(100))
-    given_at: Mapped[datetime] = mapped_column()
-    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ImportConflict(PledgeError):

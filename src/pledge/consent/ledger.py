@@ -33,9 +33,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pledge.consent import receipts
-from pledge.consent.importer import IMPORTED, ConsentImport
+from pledge.consent.importer import IMPORTED
 from pledge.consent.records import PERSON, made_by, receipt_digest
-from pledge.consent.tables import ConsentRecord
+from pledge.consent.tables import ConsentImport, ConsentRecord
 from pledge.store.db import Store
 from pledge.store.tables import AuditEvent
 

@@ -59,10 +59,6 @@ def unsubscribe_url(public_url: str, token: str) -> str:
     return f"{public_url.rstrip('/')}/privacy/unsubscribe?token={quote(token)}"
 
 
-def preferences_url(public_url: str, token: str) -> str:
-    return f"{public_url.rstrip('/')}/privacy/choices?token={quote(token)}"
-
-
 def marketing_purposes(manifest: Manifest) -> tuple[str, ...]:
     """Purposes a person can switch off from a mail: marketing ones, or any withdrawn by
     unsubscribe or in the preference centre."""

@@ -77,15 +77,3 @@ def participation(session: Session, programme: str, scope: Scope) -> bool | None
         if found is not None:
             return bool(found)
     return None
-
-
-def participations(session: Session, manifest: Manifest, scope: Scope) -> dict[str, bool]:
-    """Explicit choices of `scope` for every programme of the manifest."""
-    found: dict[str, bool] = {}
-    if not (scope.organisation or scope.installation):
-        return found
-    for programme in manifest.programs:
-        value = participation(session, programme, scope)
-        if value is not None:
-            found[programme] = value
-    return found

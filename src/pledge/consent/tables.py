@@ -1,11 +1,12 @@
-"""The consent tables: three append-only logs whose current state is always derived.
+"""The consent tables: append-only logs whose current state is always derived.
 
 `consent_records` is the proof-of-consent log (ISO/IEC TS 27560 / Kantara field names where
 they fit), `programme_participation` records joins and leaves of a programme per organisation
 or installation, and `processing_limits` is the hook the data subject request engine fills
-when a person restricts processing or objects (GDPR art. 18 and 21). None of them is ever
-updated: a change is a new row, and the newest row per key wins. Database triggers refuse
-UPDATE and DELETE (migration 0002_consent), like the audit tables.
+when a person restricts processing or objects (GDPR art. 18 and 21); `consent_imports`
+maps each imported row to the record it became. None of them is ever updated: a change is a
+new row, and the newest row per key wins. Database triggers refuse UPDATE and DELETE
+(migrations 0002_consent, 0004_consent_import), like the audit tables.
 
 No raw personal data: a subject is a keyed hash of a device id (`device:dv1-…`, see
 `pledge.consent.subjects`) or a vault subject id, the IP address is truncated and the user
@@ -17,10 +18,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, Index, String, Text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pledge.store.tables import Base, BigId, utcnow
+from pledge.store.tables import Base, BigId, one_of, utcnow
 
 MECHANISMS = ("accept_all", "reject_all", "custom", "gpc", "api", "import", "withdrawal")
 SCOPE_KINDS = ("organisation", "installation")
@@ -32,11 +33,7 @@ class ConsentRecord(Base):
 
     __tablename__ = "consent_records"
     __table_args__ = (
-        CheckConstraint(
-            "mechanism IN ('accept_all', 'reject_all', 'custom', 'gpc', 'api', 'import', "
-            "'withdrawal')",
-            name="known_mechanism",
-        ),
+        CheckConstraint(one_of("mechanism", MECHANISMS), name="known_mechanism"),
         Index(None, "subject", "recorded_at"),
         Index(None, "recorded_at"),
     )
@@ -66,7 +63,7 @@ class ProgrammeParticipation(Base):
 
     __tablename__ = "programme_participation"
     __table_args__ = (
-        CheckConstraint("scope_kind IN ('organisation', 'installation')", name="known_scope_kind"),
+        CheckConstraint(one_of("scope_kind", SCOPE_KINDS), name="known_scope_kind"),
         Index(None, "programme", "scope_kind", "scope_id"),
     )
 
@@ -87,7 +84,7 @@ class ProcessingLimit(Base):
 
     __tablename__ = "processing_limits"
     __table_args__ = (
-        CheckConstraint("kind IN ('restriction', 'objection')", name="known_kind"),
+        CheckConstraint(one_of("kind", LIMIT_KINDS), name="known_kind"),
         Index(None, "subject", "kind"),
     )
 
@@ -102,3 +99,23 @@ class ProcessingLimit(Base):
 
 
 APPEND_ONLY = ("consent_records", "programme_participation", "processing_limits")
+"""The logs whose rows are never updated or deleted (triggers of migration 0002_consent)."""
+
+
+class ConsentImport(Base):
+    """The log record an imported row became, under the row's import key (idempotency).
+
+    Append-only like the log (migration 0004_consent_import). `given_at` is when the person
+    chose, in the system the row came from; the record's `recorded_at` is when it was imported.
+    """
+
+    __tablename__ = "consent_imports"
+    __table_args__ = (Index(None, "batch"),)
+
+    import_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_digest: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[str] = mapped_column(ForeignKey("consent_records.id"), unique=True)
+    batch: Mapped[str] = mapped_column(String(36))
+    source: Mapped[str] = mapped_column(String(100))
+    given_at: Mapped[datetime] = mapped_column()
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -9,24 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
 from pledge.mail.errors import MailError
+from pledge.manifest.jurisdictions import REQUEST_KINDS as REQUESTS
 
-#: Request kinds of DESIGN §5; their labels are translated in `labels.py`.
-REQUEST_KINDS = (
-    "access",
-    "portability",
-    "rectification",
-    "erasure",
-    "restriction",
-    "objection",
-    "opt_out_sale_sharing",
-    "limit_sensitive",
-    "marketing_unsubscribe",
-)
+#: Request kinds of DESIGN §5 (and the unsubscribe a mail confirms); their labels are
+#: translated in `labels.py`.
+REQUEST_KINDS = (*REQUESTS, "marketing_unsubscribe")
 #: Request states a reminder can name (the open ones the team must act on); see `labels.txt`.
 OPEN_REQUEST_STATES = ("verified", "awaiting_approval", "in_progress", "failed")
 #: SLA states that get a reminder to the privacy team.
@@ -168,8 +160,3 @@ def _check_url(where: str, value: Any) -> None:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise MailError(f"{where} must be an absolute http(s) URL")
-
-
-def is_datetime(value: Any) -> bool:
-    """Whether a date-like context value carries a time of day too."""
-    return isinstance(value, datetime)

@@ -22,6 +22,11 @@ RightKind = Literal[
     "complaint",
 ]
 RIGHT_KINDS: tuple[str, ...] = RightKind.__args__  # type: ignore[attr-defined]
+#: Rights a person exercises elsewhere than through a data subject request.
+_NOT_REQUESTS = ("unsubscribe", "withdraw_consent", "complaint")
+#: Rights exercised through a data subject request: the kinds of request the workflow executes
+#: (the one definition; mail labels and the `requests` table's check use it).
+REQUEST_KINDS: tuple[str, ...] = tuple(k for k in RIGHT_KINDS if k not in _NOT_REQUESTS)
 
 
 # The California right to limit the use and disclosure of sensitive personal information

@@ -471,13 +471,6 @@ class Role(Model):
     """Categories the role may read; default all of its purposes' categories."""
 
 
-class NoticeVersionNote(Model):
-    date: date
-    """Date of the change."""
-    summary: LocalText
-    """What changed."""
-
-
 class Notice(Model):
     title: LocalText
     """Title of the notice."""

@@ -29,11 +29,6 @@ SOURCE_LANGUAGE = "en"
 LOCALES = Path(__file__).parent / "locales"
 
 
-def catalog_path(lang: str) -> Path:
-    """Where the `.po` catalog of `lang` lives."""
-    return LOCALES / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
-
-
 def catalog_languages() -> tuple[str, ...]:
     """Languages with a catalog (English, the source language, needs none but has one)."""
     return tuple(sorted(p.parent.parent.name for p in LOCALES.glob(f"*/LC_MESSAGES/{DOMAIN}.po")))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +35,6 @@ from pledge.manifest.model import Manifest
 from pledge.policy import route_request
 from pledge.requests import flags, package, reminders
 from pledge.requests.engine import Engine
-from pledge.requests.model import DataRequest, RequestPackage, RequestStep
 from pledge.requests.report import ErasureReport, ErasureState
 from pledge.requests.service import (
     EXECUTE_JOB,
@@ -48,6 +47,7 @@ from pledge.requests.service import (
     transition,
 )
 from pledge.requests.summary import summarise
+from pledge.requests.tables import DataRequest, RequestPackage, RequestStep
 from pledge.requests.verification import installation_key
 from pledge.store import audit
 from pledge.store.db import store_of
@@ -59,11 +59,6 @@ log = logging.getLogger("pledge.requests.jobs")
 #: Attempts of one execution job before the request is marked failed.
 ATTEMPTS = 3
 _STATE_AAD = b"pledge/erasure-state/v1"
-
-#: Finds a processor system's controlling customer's privacy contacts for the identities,
-#: reading the connections' URLs from the environment given; replaceable (tests, other
-#: resolvers). Default: `pledge.requests.forwarding.contacts`.
-ContactResolver = Callable[[Manifest, str, Mapping[str, list[str]], Mapping[str, str]], list[str]]
 
 
 def open_engine(ctx: JobContext, manifest: Manifest) -> Engine:

@@ -30,11 +30,11 @@ from pledge.csvsafe import safe_row
 from pledge.manifest.jurisdictions import EEA
 from pledge.manifest.model import Manifest
 from pledge.policy import rights_offered
-from pledge.requests.model import DataRequest, RequestPackage
 from pledge.requests.readable import Withheld, category_name, table_of, without_secrets
 from pledge.requests.render import N_, gettext, render
 from pledge.requests.report import AccessResult, json_value
 from pledge.requests.service import record_read
+from pledge.requests.tables import DataRequest, RequestPackage
 from pledge.store.db import store_of
 from pledge.store.tables import table, utcnow
 

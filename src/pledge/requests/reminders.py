@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, defer
 
 from pledge.manifest.model import Manifest
 from pledge.requests import service
-from pledge.requests.model import DataRequest
+from pledge.requests.tables import DataRequest
 from pledge.store import audit
 from pledge.store.jobs import find_by_key
 from pledge.store.tables import utcnow

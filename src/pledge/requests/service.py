@@ -36,7 +36,7 @@ from pledge.policy import (
     sla_state,
 )
 from pledge.requests import verification
-from pledge.requests.model import REQUEST_KINDS, DataRequest, RequestStep
+from pledge.requests.tables import REQUEST_KINDS, DataRequest, RequestStep
 from pledge.store import audit
 from pledge.store.db import store_of
 from pledge.store.errors import IdentityError

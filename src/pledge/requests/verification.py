@@ -20,7 +20,7 @@ from typing import Literal
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from pledge.requests.model import VerificationCode
+from pledge.requests.tables import VerificationCode
 from pledge.store.db import store_of
 
 CODE_DIGITS = 8

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pledge.config import Settings, ensure_private_dir
 from pledge.errors import ConfigError
+from pledge.runtime.workers import load_handler_modules
 from pledge.store.db import Store
 from pledge.store.jobs import Resources, Worker, WorkerThread
 
@@ -66,11 +67,14 @@ class Installation:
         return Resources(manifest=source, environ=self.connections)
 
     def worker(self, **options: Any) -> Worker:
-        """A job worker of this installation (options as `pledge.store.jobs.Worker`)."""
+        """A job worker of this installation (options as `pledge.store.jobs.Worker`), with
+        Pledge's job handlers loaded (`runtime.workers`)."""
+        load_handler_modules()
         return Worker(self.store, resources=self.resources(), **options)
 
     def worker_thread(self, **options: Any) -> WorkerThread:
-        """The embedded worker of `pledge serve`, in a daemon thread."""
+        """The embedded worker of `pledge serve`, in a daemon thread (handlers loaded)."""
+        load_handler_modules()
         return WorkerThread(self.store, resources=self.resources(), **options)
 
     def close(self) -> None:

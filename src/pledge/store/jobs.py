@@ -26,12 +26,9 @@ stays "running".
 from __future__ import annotations
 
 import base64
-import importlib
-import importlib.util
 import json
 import logging
 import os
-import pkgutil
 import random
 import re
 import secrets
@@ -173,21 +170,6 @@ def periodics() -> Mapping[str, Periodic]:
 
 def handlers() -> Mapping[str, HandlerSpec]:
     return dict(_HANDLERS)
-
-
-def load_handler_modules(extra: Iterable[str] = ()) -> list[str]:
-    """Import every `pledge.<package>.handlers` module, and `extra` ones; returns their names."""
-    import pledge
-
-    names = []
-    for info in pkgutil.iter_modules(pledge.__path__):
-        name = f"pledge.{info.name}.handlers"
-        if info.ispkg and importlib.util.find_spec(name) is not None:
-            names.append(name)
-    names.extend(extra)
-    for name in names:
-        importlib.import_module(name)
-    return names
 
 
 # -- enqueueing ---------------------------------------------------------------------------

@@ -46,6 +46,11 @@ JOB_STATES = ("queued", "running", "done", "failed")
 IDENTITY_KINDS = ("email", "phone", "user_id", "customer_id")
 
 
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """The text of a check constraint keeping `column` within a vocabulary defined once."""
+    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on both backends (SQLite stores naive text, read back as UTC)."""
 
@@ -108,7 +113,7 @@ class Identity(Base):
     __tablename__ = "identities"
     __table_args__ = (
         UniqueConstraint("kind", "blind_index"),
-        CheckConstraint("kind IN ('email', 'phone', 'user_id', 'customer_id')", name="known_kind"),
+        CheckConstraint(one_of("kind", IDENTITY_KINDS), name="known_kind"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -181,7 +186,7 @@ class Job(Base):
 
     __tablename__ = "jobs"
     __table_args__ = (
-        CheckConstraint("state IN ('queued', 'running', 'done', 'failed')", name="known_state"),
+        CheckConstraint(one_of("state", JOB_STATES), name="known_state"),
         Index(None, "state", "run_at"),
         Index(None, "state", "lease_expires_at"),
     )

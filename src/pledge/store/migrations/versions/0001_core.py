@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from pledge.store.tables import BigId, UTCDateTime
+from pledge.store.migrations._frozen import BigId, UTCDateTime, append_only
 
 revision = "0001_core"
 down_revision = None
@@ -162,23 +162,8 @@ def _append_only_triggers() -> None:
             "BEGIN RAISE EXCEPTION 'pledge: % on % refused: the audit log is append-only', "
             "TG_OP, TG_TABLE_NAME; END $$"
         )
-        for table in APPEND_ONLY:
-            op.execute(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION pledge_append_only()"
-            )
-            op.execute(
-                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                "FOR EACH STATEMENT EXECUTE FUNCTION pledge_append_only()"
-            )
-        return
     for table in APPEND_ONLY:
-        for verb in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, 'pledge: {verb} on {table} refused: "
-                "the audit log is append-only'); END"
-            )
+        append_only(table, "the audit log")
 
 
 def downgrade() -> None:

@@ -13,15 +13,14 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-# Imported for its side effect too: loading the migrations registers the consent models on
-# the store's `Base.metadata`, so the models-versus-migrations comparison sees them.
-from pledge.consent.tables import APPEND_ONLY
-from pledge.store.tables import BigId, UTCDateTime
+from pledge.store.migrations._frozen import BigId, UTCDateTime, append_only
 
 revision = "0002_consent"
 down_revision = "0001_core"
 branch_labels = None
 depends_on = None
+
+APPEND_ONLY = ("consent_records", "programme_participation", "processing_limits")
 
 
 def upgrade() -> None:
@@ -101,24 +100,8 @@ def _append_only_triggers() -> None:
 
     Reuses `pledge_append_only()` created by 0001_core on PostgreSQL.
     """
-    postgres = op.get_bind().dialect.name == "postgresql"
     for table in APPEND_ONLY:
-        if postgres:
-            op.execute(
-                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-                "FOR EACH ROW EXECUTE FUNCTION pledge_append_only()"
-            )
-            op.execute(
-                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} "
-                "FOR EACH STATEMENT EXECUTE FUNCTION pledge_append_only()"
-            )
-            continue
-        for verb in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE TRIGGER {table}_no_{verb.lower()} BEFORE {verb} ON {table} "
-                f"BEGIN SELECT RAISE(ABORT, 'pledge: {verb} on {table} refused: "
-                "the consent log is append-only'); END"
-            )
+        append_only(table, "the consent log")
 
 
 def downgrade() -> None:

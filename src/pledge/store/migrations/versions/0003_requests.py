@@ -10,8 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import pledge.requests.model  # noqa: F401  (registers the request tables on the Base)
-from pledge.store.tables import BigId, UTCDateTime
+from pledge.store.migrations._frozen import BigId, UTCDateTime
 
 revision = "0003_requests"
 down_revision = "0002_consent"

@@ -13,9 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-# Imported for its side effect too: registers the import table on the store's `Base.metadata`.
-import pledge.consent.importer  # noqa: F401
-from pledge.store.tables import UTCDateTime
+from pledge.store.migrations._frozen import UTCDateTime, append_only
 
 revision = "0004_consent_import"
 down_revision = "0003_requests"
@@ -49,22 +47,7 @@ def upgrade() -> None:
 
 def _append_only() -> None:
     """No UPDATE or DELETE (nor TRUNCATE on PostgreSQL), like the log it points into."""
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            f"CREATE TRIGGER {TABLE}_append_only BEFORE UPDATE OR DELETE ON {TABLE} "
-            "FOR EACH ROW EXECUTE FUNCTION pledge_append_only()"
-        )
-        op.execute(
-            f"CREATE TRIGGER {TABLE}_no_truncate BEFORE TRUNCATE ON {TABLE} "
-            "FOR EACH STATEMENT EXECUTE FUNCTION pledge_append_only()"
-        )
-        return
-    for verb in ("UPDATE", "DELETE"):
-        op.execute(
-            f"CREATE TRIGGER {TABLE}_no_{verb.lower()} BEFORE {verb} ON {TABLE} "
-            f"BEGIN SELECT RAISE(ABORT, 'pledge: {verb} on {TABLE} refused: "
-            "the consent log is append-only'); END"
-        )
+    append_only(TABLE, "the consent log")
 
 
 def downgrade() -> None:

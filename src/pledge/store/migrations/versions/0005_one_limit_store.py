@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from pledge.store.tables import BigId, UTCDateTime
+from pledge.store.migrations._frozen import BigId, UTCDateTime
 
 revision = "0005_one_limit_store"
 down_revision = "0004_consent_import"

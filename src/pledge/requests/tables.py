@@ -23,19 +23,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pledge.store.tables import Base, BigId, utcnow
+from pledge.manifest.jurisdictions import REQUEST_KINDS as REQUEST_KINDS  # the one list
+from pledge.store.tables import Base, BigId, one_of, utcnow
 
-#: Kinds of request the workflow executes (the manifest decides which are offered where).
-REQUEST_KINDS = (
-    "access",
-    "portability",
-    "rectification",
-    "erasure",
-    "restriction",
-    "objection",
-    "opt_out_sale_sharing",
-    "limit_sensitive",
-)
 STATES = (
     "unverified",
     "verified",
@@ -49,10 +39,6 @@ STATES = (
 STEP_STATES = ("pending", "running", "done", "failed", "skipped")
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN (" + ", ".join(f"'{v}'" for v in values) + ")"
-
-
 class DataRequest(Base):
     """One request of one person; `id` is unguessable and names it in URLs and jobs.
 
@@ -63,8 +49,8 @@ class DataRequest(Base):
 
     __tablename__ = "requests"
     __table_args__ = (
-        CheckConstraint(_in("state", STATES), name="known_state"),
-        CheckConstraint(_in("kind", REQUEST_KINDS), name="known_kind"),
+        CheckConstraint(one_of("state", STATES), name="known_state"),
+        CheckConstraint(one_of("kind", REQUEST_KINDS), name="known_kind"),
         Index(None, "state", "due_at"),
         Index(None, "subject_id"),
         Index(None, "received_at"),
@@ -102,7 +88,7 @@ class RequestStep(Base):
     """One step of a request's execution, for `show` and `retry`; details hold no values."""
 
     __tablename__ = "request_steps"
-    __table_args__ = (CheckConstraint(_in("state", STEP_STATES), name="known_state"),)
+    __table_args__ = (CheckConstraint(one_of("state", STEP_STATES), name="known_state"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     request_id: Mapped[str] = mapped_column(
