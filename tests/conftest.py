@@ -50,6 +50,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "db_backend" in metafunc.fixturenames:
         chosen = metafunc.config.getoption("--db")
         backends = ["sqlite", "postgres"] if chosen == "all" else [chosen]
+        only = metafunc.definition.get_closest_marker("backend")
+        if only is not None:
+            backends = [b for b in backends if b in only.args]
         metafunc.parametrize("db_backend", backends)
 
 

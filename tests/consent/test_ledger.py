@@ -187,10 +187,10 @@ def test_a_record_added_outside_pledge_is_named(logged: tuple[Store, list[str]])
     assert forged in {p.record for p in problems}
 
 
+@pytest.mark.backend("sqlite")  # REPLACE is SQLite's; PostgreSQL's ON CONFLICT is below
 def test_insert_or_replace_is_refused_on_sqlite(logged: tuple[Store, list[str]]) -> None:
     store, ids = logged
-    if not store.is_sqlite:
-        pytest.skip("REPLACE is SQLite's; PostgreSQL's ON CONFLICT DO UPDATE fires the trigger")
+    assert store.is_sqlite
     columns = [
         "id",
         "recorded_at",
@@ -230,10 +230,10 @@ def test_insert_or_replace_is_refused_on_sqlite(logged: tuple[Store, list[str]])
     assert mechanism == "reject_all"
 
 
+@pytest.mark.backend("postgres")
 def test_on_conflict_update_is_refused_on_postgres(logged: tuple[Store, list[str]]) -> None:
     store, ids = logged
-    if not store.is_postgres:
-        pytest.skip("ON CONFLICT DO UPDATE is checked on PostgreSQL")
+    assert store.is_postgres
     statement = (
         "INSERT INTO consent_records SELECT * FROM consent_records WHERE id = :id "
         "ON CONFLICT (id) DO UPDATE SET mechanism = 'accept_all'"
