@@ -70,7 +70,9 @@ def main() -> int:
     verdict = "PASS" if median < TARGET else "FAIL"
     print(f"pledge check --connect, 50 tables: median {median:.2f} s, best {min(cli):.2f} s")
     print(f"  target < {TARGET:.0f} s: {verdict}")
-    print(f"preflight alone (load + lint + connect + compare + plan): {statistics.median(lib):.2f} s")
+    print(
+        f"preflight alone (load + lint + connect + compare + plan): {statistics.median(lib):.2f} s"
+    )
     return 0
 
 

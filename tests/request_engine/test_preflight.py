@@ -141,9 +141,7 @@ def _check(manifest: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> tuple[i
 _LINT_NOISE = {"unused-category"}
 
 
-def test_clean_schema_passes(
-    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_clean_schema_passes(backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     manifest = _manifest(tmp_path, backend)
     with database(backend, tmp_path) as url:
         execute(url, *CLEAN)

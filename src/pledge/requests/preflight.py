@@ -76,7 +76,9 @@ class _Run:
     done: set[str]
     """Collections already reported as missing or unreachable (the plan says the same)."""
 
-    def at(self, rule: str, site: CollectionSite, path: Path, message: str, hint: str | None) -> None:
+    def at(
+        self, rule: str, site: CollectionSite, path: Path, message: str, hint: str | None
+    ) -> None:
         location = site.loaded.source.locate(path)
         self.findings.append(Finding(location, RULES[rule][0], rule, message, hint, path))
 
@@ -277,7 +279,9 @@ def _unplanned(run: _Run, problem: str) -> None:
     """A plan problem at the collection or field it names (`node.field: …` or `node: …`)."""
     match = _WHERE.match(problem)
     where = match.group("where") if match else ""
-    node = max((n for n in run.sites if where == n or where.startswith(n + ".")), key=len, default="")
+    node = max(
+        (n for n in run.sites if where == n or where.startswith(n + ".")), key=len, default=""
+    )
     if not node or node in run.done:
         if not node:
             run.at_manifest("unplannable-collection", (), problem, None)
@@ -356,9 +360,9 @@ class Monitor:
         try:
             findings = preflight(check(self._holder.path), self._env)
             errors = tuple(f"preflight: {f.format()}" for f in findings if f.severity == "error")
-        except Exception as exc:  # noqa: BLE001  (a preflight bug must not stop the service)
+        except Exception as exc:  # a preflight bug must not stop the service
             log.error("preflight failed: %s", type(exc).__name__)
-            errors = (f"preflight: could not run ({type(exc).__name__}); see the log",)
+            errors = (f"preflight: could not run ({type(exc).__name__})",)
         for problem in errors:
             log.warning("%s", problem)
         if not errors:
