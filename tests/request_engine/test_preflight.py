@@ -188,3 +188,15 @@ def test_unreachable_connection_is_one_finding(
     assert "PREFLIGHT_SHOP_URL" in lines[0]
     assert lines[0].startswith(f"{manifest}:{_line(MANIFEST, 'shop_db: {{type')}:")
     assert [line for line in result.stdout.splitlines() if " error " in line] == lines
+
+
+def test_the_example_passes_against_its_demo_databases(tmp_path: Path) -> None:
+    """The lumen example's datasets describe the databases `pledge demo` builds from them."""
+    from pledge import demo
+    from pledge.manifest.load import check
+    from pledge.requests.preflight import preflight
+
+    result = check(Path(__file__).parents[2] / "examples" / "lumen" / "pledge.yaml")
+    assert result.manifest is not None
+    databases = demo.prepare_databases(result.manifest, tmp_path, 5)
+    assert [f.format() for f in preflight(result, demo.connection_urls(databases))] == []
