@@ -63,7 +63,9 @@ def test_serve_reload_and_stop(
 ) -> None:
     process, base, manifest = server
     health = wait_for_health(base, process=process)
-    assert health["status"] == "ok"
+    # Not "ok" once the background preflight has run: the small manifest's accounts_db has no
+    # URL here, so /health lists it (degraded), which is not what this test is about.
+    assert health["database"] == "ok"
     assert health["worker"] == "running"
     port = int(base.rsplit(":", 1)[1])
     pid_file = tmp_path / "data" / "run" / f"serve-{port}.pid"

@@ -36,6 +36,7 @@ from pledge.api.state import AppState
 from pledge.config import Settings
 from pledge.consent.service import service_for
 from pledge.manifest_holder import ManifestHolder
+from pledge.requests.preflight import Monitor
 from pledge.runtime.installation import Installation
 from pledge.runtime.workers import load_handler_modules
 from pledge.store.db import Store
@@ -78,6 +79,7 @@ def create_app(
     access_log: bool = False,
     lean_routes: bool = True,
     limiter: RateLimiter | None = None,
+    preflight: bool = False,
 ) -> PledgeAPI:
     """`build_app` over an installation of these parts (tests build their parts themselves)."""
     return build_app(
@@ -87,6 +89,7 @@ def create_app(
         access_log=access_log,
         lean_routes=lean_routes,
         limiter=limiter,
+        preflight=preflight,
     )
 
 
@@ -98,13 +101,15 @@ def build_app(
     access_log: bool = False,
     lean_routes: bool = True,
     limiter: RateLimiter | None = None,
+    preflight: bool = False,
 ) -> PledgeAPI:
     """A service of `installation`, serving the manifest its holder has; with an embedded
     worker of the same installation when `start_worker`.
 
     `lean_routes=False` answers every route through the FastAPI stack: the reference the
     lean routes are tested against. `limiter`: the public routes' rate limiter, when several
-    processes share one (default: this process's own).
+    processes share one (default: this process's own). `preflight`: check the datasets against
+    the databases in the background (`pledge serve`), problems on /health.
     """
     api = api_settings or ApiSettings()
     state = AppState(
@@ -112,6 +117,7 @@ def build_app(
         api=api,
         limiter=limiter or RateLimiter(api.public_rate, api.public_burst),
         start_worker=start_worker,
+        preflight=Monitor(installation.holder) if preflight and installation.holder else None,
     )
     store, holder = state.store, state.holder
 
@@ -120,6 +126,8 @@ def build_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         feed.start()
+        if state.preflight is not None:  # in the background: never delays start-up
+            state.preflight.start()
         if start_worker:
             load_handler_modules()
             state.worker = installation.worker_thread()
@@ -132,6 +140,8 @@ def build_app(
                 state.worker.stop()
                 log.info("embedded worker stopped")
             feed.stop()
+            if state.preflight is not None:
+                state.preflight.stop()
 
     app = PledgeAPI(
         title="Pledge",

@@ -18,6 +18,7 @@ from pledge.api.service import HealthCheck
 from pledge.api.settings import ApiSettings
 from pledge.config import Settings
 from pledge.manifest_holder import ManifestHolder
+from pledge.requests.preflight import Monitor
 from pledge.runtime.installation import Installation
 from pledge.store.db import Store
 from pledge.store.jobs import WorkerThread
@@ -34,6 +35,8 @@ class AppState:
     start_worker: bool = False
     worker: WorkerThread | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    preflight: Monitor | None = None
+    """The datasets checked against the databases (`pledge serve`), in the background."""
     health: HealthCheck = field(init=False)
     key_cache: KeyCache = field(init=False)
 

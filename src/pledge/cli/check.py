@@ -24,9 +24,19 @@ def check(
     ] = None,
     format: Annotated[Format, typer.Option("--format", "-f", help="text or json")] = Format.text,
     strict: Annotated[bool, typer.Option("--strict", help="Warnings fail too")] = False,
+    connect: Annotated[
+        bool,
+        typer.Option(
+            "--connect", help="Also compare the datasets with the live databases (read-only)"
+        ),
+    ] = False,
 ) -> None:
     """Check a manifest: exit 0 when clean, 1 with errors, 2 when it cannot be read or parsed."""
     result = check_manifest(path)
+    if connect and result.manifest is not None and not result.unreadable:
+        from pledge.requests.preflight import preflight  # heavy: only when asked
+
+        result.findings.extend(preflight(result))
     print_findings(result.findings, format.value)
     if format is Format.text:
         typer.echo(f"{result.file}: {summary(result.findings)}", err=True)

@@ -174,8 +174,12 @@ DATASET_SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
 )
 
 
-def reference_markdown(rules: dict[str, tuple[str, str]] | None = None) -> str:
-    """The whole reference; `rules` maps lint rule id → (severity, summary) for the last part."""
+def reference_markdown(
+    rules: dict[str, tuple[str, str]] | None = None,
+    connect: dict[str, tuple[str, str]] | None = None,
+) -> str:
+    """The whole reference; `rules` maps lint rule id → (severity, summary) for the last part,
+    `connect` the same for the checks `pledge check --connect` adds."""
     lines = [INTRO, "## Sections", ""]
     for title, cls in MANIFEST_SECTIONS:
         lines += _section(title, cls)
@@ -193,6 +197,21 @@ def reference_markdown(rules: dict[str, tuple[str, str]] | None = None) -> str:
         ]
         lines += [
             f"| `{rid}` | {sev} | {summary} |" for rid, (sev, summary) in sorted(rules.items())
+        ]
+        lines.append("")
+    if connect:
+        lines += [
+            "### Against the databases (`pledge check --connect`)",
+            "",
+            "With `--connect`, `pledge check` also opens every connection requests use (it only "
+            "reads the schema), compares each collection with its table and plans an erasure "
+            "with the request planner; findings point at the dataset line they are about.",
+            "",
+            "| rule | severity | what it catches |",
+            "|---|---|---|",
+        ]
+        lines += [
+            f"| `{rid}` | {sev} | {summary} |" for rid, (sev, summary) in sorted(connect.items())
         ]
         lines.append("")
     return "\n".join(lines)

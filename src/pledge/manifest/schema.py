@@ -10,6 +10,7 @@ from typing import Any
 from pledge.manifest.lint import all_rules
 from pledge.manifest.load import LOAD_RULES
 from pledge.manifest.model import Manifest
+from pledge.manifest.preflight_rules import PREFLIGHT_RULES
 from pledge.manifest.reference import reference_markdown
 
 
@@ -24,4 +25,4 @@ def manifest_schema() -> dict[str, Any]:
 def reference() -> str:
     rules = dict(LOAD_RULES)
     rules.update({r.id: (r.severity, r.summary) for r in all_rules().values()})
-    return reference_markdown(rules)
+    return reference_markdown(rules, dict(PREFLIGHT_RULES))

@@ -190,7 +190,12 @@ def run(installation: Installation, options: ServeOptions) -> None:
 
         run_workers(installation, options)
         return
-    app = build_app(installation, start_worker=options.start_worker, access_log=options.access_log)
+    app = build_app(
+        installation,
+        start_worker=options.start_worker,
+        access_log=options.access_log,
+        preflight=True,
+    )
     server = uvicorn_server(app, options.host, options.port)
     with claimed(installation.settings, options.port, options.url):
         record_manifest_in_force(installation.store, holder.manifest.digest, "serve")

@@ -127,6 +127,7 @@ def worker_main(spec: WorkerSpec, index: int, sock: socket.socket, answers: Any)
         access_log=spec.access_log,
         api_settings=api,
         limiter=SharedRateLimiter(api.public_rate, api.public_burst, spec.buckets),
+        preflight=True,
     )
     server = uvicorn_server(app, spec.host, spec.port)
 

@@ -33,6 +33,8 @@ async def health(request: Request) -> JSONResponse:
         db = await run_in_threadpool(state.health.status)
     worker = state.worker_state()
     problems = _problems(db, worker)
+    if state.preflight is not None:
+        problems += state.preflight.problems()
     body = Health(
         status="unavailable" if not db.ok else "degraded" if problems else "ok",
         version=__version__,
