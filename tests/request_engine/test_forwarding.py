@@ -6,8 +6,6 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-import pytest
-
 from pledge.manifest.load import load_manifest
 from pledge.requests.forwarding import contacts
 
@@ -47,9 +45,7 @@ dataset:
 """
 
 
-def test_contact_is_found_two_references_away(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_contact_is_found_two_references_away(tmp_path: Path) -> None:
     (tmp_path / "pledge.yaml").write_text(MANIFEST)
     (tmp_path / "hosted.yml").write_text(DATASET)
     db = tmp_path / "hosted.db"
@@ -62,8 +58,9 @@ def test_contact_is_found_two_references_away(
             "INSERT INTO workspaces VALUES (1, 10), (2, 20);"
             "INSERT INTO tenants VALUES (10, 'dpo@acme.example'), (20, 'dpo@other.example');"
         )
-    monkeypatch.setenv("HOSTED_DB", f"sqlite:///{db}")
+    environ = {"HOSTED_DB": f"sqlite:///{db}"}  # the installation's, never the process's
     manifest = load_manifest(tmp_path / "pledge.yaml", lint=False)
 
-    assert contacts(manifest, "hosted", {"email": ["ada@example.com"]}) == ["dpo@acme.example"]
-    assert contacts(manifest, "hosted", {"email": ["nobody@example.com"]}) == []
+    ada = contacts(manifest, "hosted", {"email": ["ada@example.com"]}, environ)
+    assert ada == ["dpo@acme.example"]
+    assert contacts(manifest, "hosted", {"email": ["nobody@example.com"]}, environ) == []
