@@ -25,7 +25,7 @@ from flowsupport import (
 )
 from sqlalchemy import update
 
-from pledge.requests.model import RequestPackage
+from pledge.requests.tables import RequestPackage
 from pledge.store.tables import utcnow
 
 
