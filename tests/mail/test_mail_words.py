@@ -84,6 +84,10 @@ def readable(html: str) -> str:
     return html_module.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"(?s)<head>.*?</head>", "", html)))
 
 
+STAFF_ALERTS = {"request_failed"}
+"""Mails to the privacy team, not to the person: they name tables and columns, never values."""
+
+
 @pytest.mark.parametrize("lang", LANGS)
 def test_every_kind_reads_as_words_in_both_parts(lang: str, org: OrgContact) -> None:
     english = english_sentences(lang) if lang != "en" else set()
@@ -93,7 +97,10 @@ def test_every_kind_reads_as_words_in_both_parts(lang: str, org: OrgContact) -> 
         assert text.strip() and "<p" in html, f"{name}: a part is empty"
         for label, said in (("text", " ".join(text.split())), ("html", readable(html))):
             said = " ".join(said.split())
-            problems += [f"{name} {label}: {p}" for p in wording_problems(said)]
+            found = wording_problems(said)
+            if kind in STAFF_ALERTS:  # quotes the planner's reasons (tables, columns) on purpose
+                found = [p for p in found if not p.startswith(("path ", "raw "))]
+            problems += [f"{name} {label}: {p}" for p in found]
             problems += [f"{name} {label}: in English: {s!r}" for s in english if s in said]
     assert not problems, f"{lang}:\n" + "\n".join(problems)
 

@@ -19,9 +19,12 @@ from pledge.store.migrations import upgrade
 TEAM, DPO = "privacy@flow.example", "dpo@flow.example"
 
 
+TOO_LONG = "writes 250 characters but column name holds 200"
+
+
 @pytest.fixture
 def broken(tmp_path: Path, product: dict[str, str]) -> Path:
-    """The flow manifest with a DPO and a strategy no column can take (so planning fails)."""
+    """The flow manifest with a DPO and a strategy the real column cannot take (planning fails)."""
     folder = tmp_path / "manifest"
     shutil.copytree(FIXTURE.parent, folder)
     manifest = folder / "pledge.yaml"
@@ -33,9 +36,13 @@ def broken(tmp_path: Path, product: dict[str, str]) -> Path:
     )
     app = folder / "datasets" / "app.yml"
     text = app.read_text()
-    old = "masking: {strategy: string_rewrite, configuration: {value: erased}}"
+    old = "length: 200, masking: {strategy: string_rewrite, configuration: {value: erased}}"
     assert old in text
-    app.write_text(text.replace(old, "masking: {strategy: aes_encrypt}"))
+    # With no declared length lint cannot know the column holds 200 characters; the planner
+    # reads it from the database, so only the request finds out.
+    long = "x" * 250
+    new = f"masking: {{strategy: string_rewrite, configuration: {{value: {long}}}}}"
+    app.write_text(text.replace(old, new))
     return manifest
 
 
@@ -65,12 +72,12 @@ def test_erasure_that_cannot_be_planned_alerts_the_team_and_tells_the_person(
             assert req.state == "failed"
             failure = (req.result or {})["failure"]
         assert failure["error"] == "PlanError"
-        assert any("aes_encrypt is not supported" in p for p in failure["problems"])
+        assert any(TOO_LONG in p for p in failure["problems"])
 
         for address in (TEAM, DPO):
             (alert,) = mails_to(store, address)
             assert done.reference in str(alert["Subject"]) and "Failed" in str(alert["Subject"])
-            assert "aes_encrypt is not supported" in " ".join(body(alert).split())
+            assert TOO_LONG in " ".join(body(alert).split())
             assert ALICE not in body(alert)  # names the request, never the person
         person = mails_to(store, ALICE)[-1]
         assert "forsinket" in str(person["Subject"])  # Norwegian: "delayed"
@@ -84,6 +91,6 @@ def test_erasure_that_cannot_be_planned_alerts_the_team_and_tells_the_person(
         assert listed.exit_code == 0 and done.reference in listed.output
         shown = runner.invoke(build(), ["requests", "show", done.reference])
         assert shown.exit_code == 0, shown.output
-        assert "aes_encrypt is not supported" in shown.output
+        assert TOO_LONG in shown.output
     finally:
         store.dispose()
