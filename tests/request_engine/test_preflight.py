@@ -46,6 +46,11 @@ retention:
 rights:
   access: {{verification: email}}
   erasure: {{verification: email}}
+  rectification: {{verification: email}}
+  restriction: {{verification: email}}
+  portability: {{verification: email}}
+  objection: {{verification: email}}
+  complaint: {{verification: none}}
 """
 
 DATASET = """\
