@@ -9,7 +9,7 @@ unknown link gets a page saying how to get a new one, never an API error.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -31,6 +31,9 @@ _TOKEN = Path(min_length=10, max_length=100)
 _LANG = Query(max_length=35)
 
 router = APIRouter(tags=["privacy centre"], route_class=PageRoute)
+
+PAGE: dict[str, Any] = {"content": {"text/html": {}}}
+"""Every answer of these routes is a page in the person's language, errors too."""
 
 
 def _page(
@@ -81,8 +84,8 @@ def _peek(request: Request, token: str) -> package.Link | None:
     **public(
         responses={
             **HTML,
-            404: {"description": "Unknown link"},
-            410: {"description": "Used or expired"},
+            404: {**PAGE, "description": "Unknown link: a page saying how to get a new one"},
+            410: {**PAGE, "description": "Used or expired: a page saying how to get a new one"},
         }
     ),
 )
@@ -104,8 +107,9 @@ def download_page(
     **public(
         responses={
             200: {"content": {"application/zip": {}}, "description": "The package"},
-            400: {"description": "The form is not this site's or has expired"},
-            410: {"description": "Used or expired: a page saying how to get a new link"},
+            400: {**PAGE, "description": "The form is not this site's or has expired: a page"},
+            404: {**PAGE, "description": "Unknown link: a page saying how to get a new one"},
+            410: {**PAGE, "description": "Used or expired: a page saying how to get a new one"},
         }
     ),
 )
