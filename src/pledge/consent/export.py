@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pledge.consent import records
+from pledge.csvsafe import neutralise
 from pledge.store import audit
 from pledge.store.db import Store
 
@@ -49,7 +50,6 @@ CSV_COLUMNS = (
     "on_behalf",
     "receipt",
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def audit_read(
@@ -78,7 +78,7 @@ def _csv_cell(value: Any) -> str:
         text = json.dumps(value, sort_keys=True, ensure_ascii=False)
     else:
         text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return str(neutralise(text))
 
 
 def _csv_row(record: dict[str, Any]) -> list[str]:
